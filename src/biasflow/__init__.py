@@ -1,0 +1,23 @@
+"""biasflow: a laboratory for the implicit bias of training linear networks.
+
+Data flows one way: Dataset → Model → Dynamics (flow | descent) → Trajectory → Bias → Comparison →
+Store/Report. JAX runs in float64 (set at import).
+"""
+
+from . import _jax  # noqa: F401  (float64 before anything else touches JAX)
+from .data import Dataset as Dataset
+from .data import builtin as builtin
+from .data import gaussian as gaussian
+from .data import load as load
+from .data import make_dataset as make_dataset
+from .errors import BiasflowError as BiasflowError
+from .levels import parse_level as parse_level
+from .losses import get_loss as get_loss
+from .models import Diagonal as Diagonal
+from .models import UntiedDiagonal as UntiedDiagonal
+from .models import build_model as build_model
+from .trajectory import Checkpoint as Checkpoint
+from .trajectory import DescentResult as DescentResult
+from .trajectory import Trajectory as Trajectory
+
+__version__ = "0.1.0"

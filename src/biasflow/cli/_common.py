@@ -1,0 +1,132 @@
+"""Shared pieces of the CLI: option parsing, data/model/loss resolution, output, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..data import Dataset, resolve
+from ..errors import BiasflowError
+from ..losses import Loss, get_loss
+from ..models import Model, build_model
+
+stderr = Console(stderr=True)
+
+
+def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> Dataset:
+    """Resolve ``--data``; the task follows the loss (square → regression) unless given."""
+    if task is None and loss is not None:
+        task = loss.task
+    return resolve(spec, task=task)
+
+
+def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, shape=None, seed=0,
+               **extra) -> Model:
+    """Build ``--model`` for the data's dimension from the common options."""
+    opts: dict[str, Any] = {"depth": depth, "alpha": alpha, "shape": shape, "seed": seed}
+    if width is not None:
+        opts["width"] = width
+    opts.update({k: v for k, v in extra.items() if v is not None})
+    return build_model(name, ds.d, **opts)
+
+
+def check_loss_task(loss: Loss, ds: Dataset) -> None:
+    if loss.task != ds.task:
+        raise BiasflowError(
+            f"loss {loss.name!r} is for {loss.task} but the data are for {ds.task}; "
+            f"use --loss {'square' if ds.task == 'regression' else 'exp or logistic'}"
+        )
+
+
+def parse_loss(name: str) -> Loss:
+    return get_loss(name)
+
+
+def parse_shape(text: str | None):
+    """``--shape``: a number, or comma-separated per-coordinate values."""
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise BiasflowError(f"cannot read --shape {text!r}: give a number or comma-separated numbers") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise BiasflowError(f"cannot read --shape {text!r}: give finite numbers")
+    return vals[0] if len(vals) == 1 else tuple(vals)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray) or hasattr(obj, "__array__") and not isinstance(obj, (str, bytes)):
+        return _jsonable(np.asarray(obj).tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else (None if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def emit(result: dict, as_json: bool, human=None) -> None:
+    """Print ``result`` as one JSON object on stdout (``--json``), or as text via ``human(result)``."""
+    if as_json:
+        sys.stdout.write(json.dumps(_jsonable(result)) + "\n")
+        sys.stdout.flush()
+    elif human is not None:
+        human(result)
+    else:
+        Console().print_json(json.dumps(_jsonable(result)))
+
+
+@contextlib.contextmanager
+def progress(description: str, total: float | None = None, enabled: bool = True):
+    """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def advance(amount: float = 1.0, completed: float | None = None, info: str = "") -> None:
+            if completed is not None:
+                bar.update(task, completed=completed, info=info)
+            else:
+                bar.update(task, advance=amount, info=info)
+
+        yield advance
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file atomically (temp file in the same directory, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

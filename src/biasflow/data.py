@@ -1,0 +1,312 @@
+"""Datasets: validated (X, y) pairs, file loaders, generators and built-in sets.
+
+Conventions (THEORY.md §1): ``X`` is n×d float64 with rows x_i; for classification ``y ∈ {±1}ⁿ`` and the
+signed data matrix is X̃ = diag(y) X; for regression ``y ∈ Rⁿ`` and A = X. :attr:`Dataset.A` is that matrix,
+so that margins (classification) or predictions (regression) are ``A @ beta``.
+
+>>> ds = gaussian(n=10, d=30, k=1, seed=0)
+>>> ds.n, ds.d, ds.task
+(10, 30, 'classification')
+>>> bool(np.all(ds.A @ np.eye(30)[0] > 0))   # y = sign(x_1): the first coordinate separates
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .errors import BiasflowError
+
+Task = Literal["classification", "regression"]
+TASKS = ("classification", "regression")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated data set. Build with :func:`make_dataset`, a loader, a generator or :func:`builtin`.
+
+    Attributes:
+        X: (n, d) float64 inputs.
+        y: (n,) float64 labels (±1 for classification) or targets.
+        task: ``"classification"`` or ``"regression"``.
+        name: a short label used in reports.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    task: Task
+    name: str = "data"
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def A(self) -> np.ndarray:
+        """X̃ = diag(y)X for classification, X for regression (THEORY.md §1)."""
+        return self.y[:, None] * self.X if self.task == "classification" else self.X
+
+    def split(self, n_train: int, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """A random train/test split (test error on held-out data)."""
+        if not 0 < n_train < self.n:
+            raise BiasflowError(f"n_train must be in 1..{self.n - 1} (got {n_train})")
+        perm = np.random.default_rng(seed).permutation(self.n)
+        a, b = perm[:n_train], perm[n_train:]
+        return (
+            Dataset(self.X[a], self.y[a], self.task, self.name + ":train"),
+            Dataset(self.X[b], self.y[b], self.task, self.name + ":test"),
+        )
+
+
+def make_dataset(X, y, task: Task = "classification", name: str = "data", where: str = "data") -> Dataset:
+    """Validate and build a :class:`Dataset`; every problem is one clear :class:`BiasflowError`.
+
+    Labels {0, 1} are converted to {−1, +1} for classification, with a notice on stderr.
+
+    >>> make_dataset([[1.0, 2.0]], [0.5]).y
+    Traceback (most recent call last):
+    ...
+    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at row 0. Use --task regression for real-valued targets
+    """
+    if task not in TASKS:
+        raise BiasflowError(f"{where}: unknown task {task!r}; use one of {', '.join(TASKS)}")
+    try:
+        X = np.array(X, dtype=np.float64)
+        y = np.array(y, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise BiasflowError(f"{where}: X and y must be numeric arrays ({e})") from None
+    if X.ndim != 2:
+        raise BiasflowError(f"{where}: X must be a 2-D array (n × d); got shape {X.shape}")
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.reshape(-1)
+    if y.ndim != 1:
+        raise BiasflowError(f"{where}: y must be a 1-D array of length n; got shape {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise BiasflowError(
+            f"{where}: X has {X.shape[0]} rows but y has {y.shape[0]} entries; they must match"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise BiasflowError(f"{where}: empty data (X has shape {X.shape}); need n ≥ 1 and d ≥ 1")
+    bad = np.argwhere(~np.isfinite(X))
+    if bad.size:
+        i, j = bad[0]
+        raise BiasflowError(
+            f"{where}: X has a non-finite value ({X[i, j]}) at row {i}, column {j}; remove or impute it"
+        )
+    bad_y = np.flatnonzero(~np.isfinite(y))
+    if bad_y.size:
+        raise BiasflowError(f"{where}: y has a non-finite value ({y[bad_y[0]]}) at row {bad_y[0]}")
+    if task == "classification":
+        values = set(np.unique(y).tolist())
+        if values <= {0.0, 1.0} and 0.0 in values:
+            print(f"notice: {where}: labels 0/1 converted to -1/+1", file=sys.stderr)
+            y = 2.0 * y - 1.0
+        elif not values <= {-1.0, 1.0}:
+            i = int(np.flatnonzero((y != 1.0) & (y != -1.0))[0])
+            raise BiasflowError(
+                f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at row {i}. "
+                "Use --task regression for real-valued targets"
+            )
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return Dataset(X=X, y=y, task=task, name=name)
+
+
+# ----------------------------------------------------------------------------------------------- loaders
+def load(path: str | Path, task: Task = "classification") -> Dataset:
+    """Load ``.npz`` (arrays ``X`` and ``y``), ``.csv`` (last column is y; a header row is allowed) or
+    ``.parquet`` (last column is y)."""
+    p = Path(path)
+    if not p.exists():
+        raise BiasflowError(
+            f"data file {str(p)!r} not found; give an existing .npz/.csv/.parquet file or a built-in set "
+            f"({', '.join(BUILTINS)})"
+        )
+    if p.is_dir():
+        raise BiasflowError(f"data path {str(p)!r} is a directory; give a .npz, .csv or .parquet file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                missing = [k for k in ("X", "y") if k not in z.files]
+                if missing:
+                    raise BiasflowError(
+                        f"{p}: .npz file lacks array(s) {', '.join(missing)}; it must hold 'X' (n×d) and 'y' (n)"
+                    )
+                X, y = z["X"], z["y"]
+        elif suffix == ".csv":
+            X, y = _read_csv(p)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(p)
+            if table.num_columns < 2:
+                raise BiasflowError(f"{p}: need at least two columns (features…, y)")
+            arr = np.column_stack([np.asarray(c.to_numpy(), dtype=np.float64) for c in table.columns])
+            X, y = arr[:, :-1], arr[:, -1]
+        else:
+            raise BiasflowError(f"{p}: unknown data format {suffix!r}; use .npz, .csv or .parquet")
+    except BiasflowError:
+        raise
+    except (OSError, ValueError, KeyError) as e:
+        raise BiasflowError(f"{p}: cannot read data file ({type(e).__name__}: {e})") from None
+    return make_dataset(X, y, task=task, name=p.stem, where=str(p))
+
+
+def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    text = p.read_text()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise BiasflowError(f"{p}: empty CSV file")
+    start = 0
+    try:
+        [float(v) for v in lines[0].split(",")]
+    except ValueError:
+        start = 1  # header row
+    rows = []
+    width = None
+    for k, ln in enumerate(lines[start:], start=start + 1):
+        cells = ln.split(",")
+        if width is None:
+            width = len(cells)
+        if len(cells) != width:
+            raise BiasflowError(f"{p}: line {k} has {len(cells)} columns, expected {width}")
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            bad = next(c for c in cells if not _is_float(c))
+            col = cells.index(bad) + 1
+            raise BiasflowError(f"{p}: line {k}, column {col}: cannot read {bad.strip()!r} as a number") from None
+    if width is None or width < 2:
+        raise BiasflowError(f"{p}: need at least two columns (features…, y)")
+    arr = np.array(rows, dtype=np.float64)
+    return arr[:, :-1], arr[:, -1]
+
+
+def _is_float(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def save(ds: Dataset, path: str | Path) -> None:
+    """Write a data set as ``.npz`` or ``.csv`` (last column y)."""
+    p = Path(path)
+    if p.suffix == ".npz":
+        np.savez(p, X=ds.X, y=ds.y)
+    elif p.suffix == ".csv":
+        buf = io.StringIO()
+        np.savetxt(buf, np.column_stack([ds.X, ds.y]), delimiter=",", fmt="%.17g")
+        p.write_text(buf.getvalue())
+    else:
+        raise BiasflowError(f"{p}: unknown data format {p.suffix!r}; use .npz or .csv")
+
+
+# -------------------------------------------------------------------------------------------- generators
+def gaussian(
+    n: int = 10,
+    d: int = 30,
+    k: int = 1,
+    *,
+    task: Task = "classification",
+    noise: float = 0.0,
+    flip: float = 0.0,
+    seed: int = 0,
+) -> Dataset:
+    """Gaussian inputs X ~ N(0, I) with a k-sparse teacher β* (ones on the first k coordinates).
+
+    - classification: y = sign(Xβ*), then a fraction ``flip`` of labels flipped (non-separable when
+      n > d or flips conflict; use :func:`non_separable` for a guaranteed case);
+    - regression: y = Xβ* + noise·N(0, 1).
+    """
+    if n < 1 or d < 1 or not 1 <= k <= d:
+        raise BiasflowError(f"gaussian data needs n ≥ 1, d ≥ 1 and 1 ≤ k ≤ d (got n={n}, d={d}, k={k})")
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    teacher = np.zeros(d)
+    teacher[:k] = 1.0
+    f = X @ teacher
+    if task == "classification":
+        y = np.where(f >= 0, 1.0, -1.0)
+        if flip > 0:
+            idx = rng.choice(n, size=int(round(flip * n)), replace=False)
+            y[idx] *= -1
+    else:
+        y = f + noise * rng.standard_normal(n)
+    return make_dataset(X, y, task=task, name=f"gaussian-n{n}-d{d}-k{k}")
+
+
+def non_separable(ds: Dataset, index: int = 0) -> Dataset:
+    """Append a copy of point ``index`` with its label flipped: never linearly separable (THEORY.md §8.20)."""
+    if ds.task != "classification":
+        raise BiasflowError("non_separable needs a classification data set")
+    X = np.vstack([ds.X, ds.X[index : index + 1]])
+    y = np.concatenate([ds.y, -ds.y[index : index + 1]])
+    return make_dataset(X, y, task="classification", name=ds.name + "+flipped")
+
+
+def digits(classes: tuple[int, int] = (0, 1), n: int | None = None, seed: int = 0) -> Dataset:
+    """scikit-learn's 8×8 handwritten digits (UCI), two classes, standardized per pixel (constant pixels
+    dropped); label +1 for ``classes[0]``, −1 for ``classes[1]``. Ships with biasflow (1797 images)."""
+    a, b = classes
+    if a == b or not {a, b} <= set(range(10)):
+        raise BiasflowError(f"digits classes must be two different digits 0..9 (got {classes})")
+    with resources.files("biasflow.datasets").joinpath("digits.npz").open("rb") as fh:
+        with np.load(fh) as z:
+            X, t = z["X"].astype(np.float64), z["y"].astype(int)
+    keep = (t == a) | (t == b)
+    X, t = X[keep], t[keep]
+    if n is not None:
+        if not 1 <= n <= len(t):
+            raise BiasflowError(f"digits {classes}: n must be in 1..{len(t)} (got {n})")
+        idx = np.sort(np.random.default_rng(seed).choice(len(t), size=n, replace=False))
+        X, t = X[idx], t[idx]
+    sd = X.std(axis=0)
+    X = (X[:, sd > 0] - X[:, sd > 0].mean(axis=0)) / sd[sd > 0]
+    y = np.where(t == a, 1.0, -1.0)
+    return make_dataset(X, y, task="classification", name=f"digits-{a}v{b}")
+
+
+BUILTINS = {
+    "sparse": lambda: gaussian(n=10, d=30, k=1, seed=0),
+    "sparse-regression": lambda: gaussian(n=20, d=60, k=3, task="regression", seed=0),
+    "digits": lambda: digits((0, 1), n=100, seed=0),
+    "digits-3v8": lambda: digits((3, 8), n=100, seed=0),
+}
+"""Built-in data sets, by name: ``sparse`` (n=10, d=30, y = sign(x₁), THEORY.md §8.15), ``sparse-regression``
+(n=20, d=60, 3-sparse teacher), ``digits`` (100 images of 0 vs 1) and ``digits-3v8``."""
+
+
+def builtin(name: str) -> Dataset:
+    """A built-in data set by name (see :data:`BUILTINS`)."""
+    if name not in BUILTINS:
+        raise BiasflowError(f"unknown built-in data set {name!r}; choose one of {', '.join(BUILTINS)}")
+    return BUILTINS[name]()
+
+
+def resolve(spec: str | Path, task: Task | None = None) -> Dataset:
+    """A data set from a CLI ``--data`` value: a file path, or a built-in name (optionally ``builtin:NAME``).
+
+    ``task`` overrides the file's default task (classification); built-ins carry their own task.
+    """
+    s = str(spec)
+    name = s.removeprefix("builtin:")
+    if s.startswith("builtin:") or (name in BUILTINS and not Path(s).exists()):
+        ds = builtin(name)
+        if task is not None and task != ds.task:
+            ds = make_dataset(ds.X, ds.y, task=task, name=ds.name, where=s)
+        return ds
+    return load(s, task=task or "classification")

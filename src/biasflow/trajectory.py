@@ -1,0 +1,118 @@
+"""Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
+
+Every result carries a ``status`` (:data:`biasflow.errors.STATUSES`) and a human ``message``; never a
+silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """The state of a run at one loss level (or time).
+
+    Attributes:
+        log10_loss: log10 of the mean training loss ℒ.
+        log10_time: log10 of the gradient-flow time t (NaN-free: −inf only at t = 0).
+        params: model parameters (pytree of NumPy arrays).
+        predictor: end-to-end predictor β ∈ R^d.
+        extra: clock values and diagnostics (e.g. ``tau``, ``s``, ``nu`` for dual flows).
+    """
+
+    log10_loss: float
+    log10_time: float
+    params: Any
+    predictor: np.ndarray
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "log10_loss": float(self.log10_loss),
+            "log10_time": float(self.log10_time),
+            "predictor": np.asarray(self.predictor, dtype=float).tolist(),
+        }
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trajectory:
+    """A gradient-flow run: checkpoints at the requested loss levels, in order of decreasing loss.
+
+    Attributes:
+        status: ``ok`` | ``target_unreachable`` | ``diverged`` | ``max_steps`` | ``invalid_input``.
+        checkpoints: the checkpoints reached (all requested ones when status is ``ok``).
+        message: what happened, in words.
+        method: ``exact`` or ``autodiff``.
+        loss: loss name; model: the model's config.
+        floor_log10: log10 of the loss floor for non-separable data (``target_unreachable``), else None.
+        stats: solver statistics (steps, function evaluations, seconds).
+    """
+
+    status: str
+    checkpoints: list[Checkpoint]
+    message: str = ""
+    method: str = ""
+    loss: str = ""
+    model: dict = dataclasses.field(default_factory=dict)
+    floor_log10: float | None = None
+    stats: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def final(self) -> Checkpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def predictors(self) -> np.ndarray:
+        """(k, d) array of β at each checkpoint."""
+        return np.array([c.predictor for c in self.checkpoints])
+
+    def to_json(self) -> dict:
+        out = {
+            "status": self.status,
+            "message": self.message,
+            "method": self.method,
+            "loss": self.loss,
+            "model": self.model,
+            "checkpoints": [c.to_json() for c in self.checkpoints],
+            "stats": self.stats,
+        }
+        if self.floor_log10 is not None:
+            out["floor_log10"] = float(self.floor_log10)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DescentResult:
+    """A gradient-descent run (CLI contract: ``biasflow descent``).
+
+    Attributes:
+        status: ``ok`` | ``diverged`` | ``target_unreachable`` | ``invalid_input``.
+        steps: number of steps taken (the step of divergence for ``diverged``).
+        loss: mean loss before each step; ``loss[0]`` at init (length steps + 1 with the final state).
+        sharpness: top Hessian eigenvalue every ``sharpness_every`` steps from step 0, last entry at the
+            final state (empty when not requested).
+        params: last finite parameters; predictor: β there.
+        history: further per-step histories (e.g. ``lr``, ``ntk``, margins).
+    """
+
+    status: str
+    steps: int
+    loss: np.ndarray
+    params: Any
+    predictor: np.ndarray
+    sharpness: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    message: str = ""
+    history: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "steps": int(self.steps),
+            "loss": np.asarray(self.loss, dtype=float).tolist(),
+            "sharpness": np.asarray(self.sharpness, dtype=float).tolist(),
+            "predictor": np.asarray(self.predictor, dtype=float).tolist(),
+        }
