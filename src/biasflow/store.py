@@ -1,0 +1,300 @@
+"""The results store: one tidy table of runs × checkpoints, as Parquet fragments queried with DuckDB.
+
+Layout of a results directory ``DIR``::
+
+    DIR/biasflow-store.json      version stamp {"format": "biasflow-results", "version": 1, ...}
+    DIR/runs/<run_id>.parquet    one fragment per finished run (one row per checkpoint)
+
+- **Atomic.** Each fragment is written to a temporary file in ``runs/`` and renamed into place, so a
+  crash or a kill mid-sweep loses at most the runs in flight; the store never holds a partial row or a
+  half-written file (readers only look at ``*.parquet``).
+- **Append-only, resumable.** A run is identified by ``run_id``, a content hash of its configuration
+  (:func:`biasflow.sweep.run_id`); :meth:`Store.run_ids` lists the runs already stored.
+- **Versioned.** A directory stamped by an incompatible store version, or a non-empty directory that is
+  not a store, is refused with a message; it is never overwritten.
+- **Queryable.** :meth:`Store.query` runs DuckDB SQL over all fragments as the table ``results``
+  (columns are unified by name, so runs with different metrics can share a store).
+
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> st = Store(d)
+>>> _ = st.append("run-a", [{"alpha": 0.1, "log10_loss": -10.0, "gap_l1": 0.5, "status": "ok"},
+...                         {"alpha": 0.1, "log10_loss": -100.0, "gap_l1": 0.2, "status": "ok"}])
+>>> _ = st.append("run-b", [{"alpha": 1.0, "log10_loss": -10.0, "gap_l1": 0.7, "status": "ok"}])
+>>> st.query("SELECT alpha, min(gap_l1) AS best FROM results GROUP BY alpha ORDER BY alpha")
+[{'alpha': 0.1, 'best': 0.2}, {'alpha': 1.0, 'best': 0.7}]
+>>> sorted(st.run_ids())
+['run-a', 'run-b']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import BiasflowError
+
+FORMAT = "biasflow-results"
+STORE_VERSION = 1
+"""Bump when the layout or the meaning of columns changes incompatibly; older stores are then refused."""
+STAMP = "biasflow-store.json"
+RUNS = "runs"
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+# Files a results directory may hold besides the store itself (written by sweeps, reports, reproductions).
+_OWN = {STAMP, RUNS, "figures", "report.html", "sweep.toml", "experiment.json", "sweep.json"}
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import jax
+
+    from . import __version__
+
+    return {"biasflow": __version__, "jax": jax.__version__, "pyarrow": pa.__version__,
+            "duckdb": duckdb.__version__}
+
+
+class Store:
+    """A results directory (created on first use).
+
+    Args:
+        path: the directory.
+        create: create the directory and its stamp if absent; with ``False`` a missing store is an error
+            (``biasflow results`` on a wrong path).
+    """
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        self.runs = self.path / RUNS
+        stamp = self.path / STAMP
+        if self.path.exists() and not self.path.is_dir():
+            raise BiasflowError(f"results path {str(self.path)!r} is a file, not a directory; give a directory")
+        if stamp.exists():
+            self._check_stamp(stamp)
+        else:
+            if not create:
+                raise BiasflowError(
+                    f"{str(self.path)!r} is not a biasflow results directory (no {STAMP}); "
+                    "give the --out directory of a sweep or reproduction"
+                )
+            if self.path.exists():
+                foreign = sorted(p.name for p in self.path.iterdir() if p.name not in _OWN)
+                if foreign:
+                    raise BiasflowError(
+                        f"{str(self.path)!r} is not empty and is not a biasflow results directory "
+                        f"(it holds {', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}); "
+                        "choose a new or empty --out directory"
+                    )
+            self.path.mkdir(parents=True, exist_ok=True)
+            meta = {"format": FORMAT, "version": STORE_VERSION, "created": time.time(), **_versions()}
+            _atomic_bytes(stamp, (json.dumps(meta, indent=1) + "\n").encode())
+        self.runs.mkdir(exist_ok=True)
+
+    def _check_stamp(self, stamp: Path) -> None:
+        try:
+            meta = json.loads(stamp.read_text())
+        except (OSError, ValueError) as e:
+            raise BiasflowError(f"{stamp}: unreadable store stamp ({e}); this directory was not written by "
+                                "this biasflow; choose another --out directory") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise BiasflowError(f"{stamp}: not a biasflow results stamp; choose another --out directory")
+        if meta.get("version") != STORE_VERSION:
+            raise BiasflowError(
+                f"{self.path} holds a results store of version {meta.get('version')!r} (written by biasflow "
+                f"{meta.get('biasflow', '?')}); this biasflow reads version {STORE_VERSION} only. It was "
+                "left untouched: choose a new --out directory"
+            )
+        self.meta = meta
+
+    # ------------------------------------------------------------------------------------------ writes
+    def append(self, run_id: str, rows: list[Mapping[str, Any]] | pa.Table) -> Path:
+        """Store the rows of one finished run as one fragment, atomically. Returns the fragment path."""
+        return self.append_runs({run_id: rows})
+
+    def append_runs(self, runs: Mapping[str, list[Mapping[str, Any]] | pa.Table]) -> Path:
+        """Store several runs that finished together (a batch) as ONE fragment, atomically.
+
+        Each row gets its run's ``run_id`` column. Either every run of the batch is stored or none is.
+        Batching keeps the number of files small for large sweeps (one fragment per finished batch).
+        """
+        if not runs:
+            raise BiasflowError("nothing to store: no runs given")
+        tables = []
+        for run_id, rows in runs.items():
+            if not _RUN_ID.match(str(run_id)):
+                raise BiasflowError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' or '-'")
+            table = rows if isinstance(rows, pa.Table) else rows_to_table(rows)
+            if table.num_rows == 0:
+                raise BiasflowError(f"run {run_id}: no rows to store; a run stores at least its status")
+            if "run_id" in table.column_names:
+                table = table.drop_columns(["run_id"])
+            tables.append(table.add_column(0, "run_id", pa.array([str(run_id)] * table.num_rows, pa.string())))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        ids = sorted(runs)
+        tag = ids[0] if len(ids) == 1 else f"{ids[0]}+{len(ids) - 1}-{_digest(ids)}"
+        dest = self.runs / f"{tag}.parquet"
+        fd, tmp = tempfile.mkstemp(dir=self.runs, prefix=f".{tag}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return dest
+
+    # ------------------------------------------------------------------------------------------- reads
+    def fragments(self) -> list[Path]:
+        return sorted(self.runs.glob("*.parquet"))
+
+    def run_ids(self) -> set[str]:
+        """Ids of the runs stored (complete fragments only)."""
+        if not self.fragments():
+            return set()
+        return {r["run_id"] for r in self.query("SELECT DISTINCT run_id FROM results")}
+
+    def __len__(self) -> int:
+        """Number of runs stored."""
+        return len(self.run_ids())
+
+    def connect(self):
+        """A DuckDB connection with the view ``results`` over all fragments (an empty table if none)."""
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        con.execute("SET threads TO 2")
+        if self.fragments():
+            glob = str(self.runs / "*.parquet").replace("'", "''")
+            con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+        else:
+            con.execute("CREATE VIEW results AS SELECT NULL::VARCHAR AS run_id WHERE false")
+        return con
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        """Run DuckDB SQL over the table ``results``; returns a pyarrow Table."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            return con.sql(sql).fetch_arrow_table()
+        except duckdb.Error as e:
+            msg = " ".join(str(e).split())
+            raise BiasflowError(f"SQL error: {msg}; the table is named 'results' "
+                                f"(columns: {', '.join(self.columns()) or 'none yet'})") from None
+        finally:
+            con.close()
+
+    def query(self, sql: str) -> list[dict]:
+        """Run DuckDB SQL over the table ``results``; returns a list of row dicts (JSON-friendly)."""
+        return [_clean_row(r) for r in self.query_arrow(sql).to_pylist()]
+
+    def columns(self) -> list[str]:
+        frags = self.fragments()
+        if not frags:
+            return []
+        names: dict[str, None] = {}
+        for f in frags[:50]:
+            for n in pq.read_schema(f).names:
+                names[n] = None
+        return list(names)
+
+    def table(self) -> pa.Table:
+        """All rows, as one pyarrow Table."""
+        return self.query_arrow("SELECT * FROM results")
+
+    def to_pandas(self):  # pragma: no cover - convenience when pandas is installed
+        return self.table().to_pandas()
+
+
+# -------------------------------------------------------------------------------------------- helpers
+def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts) → a pyarrow Table with stable column types.
+
+    Floats stay float64 (NaN/inf kept as null only when given as None); lists/arrays become
+    ``list<double>``; dicts are stored as JSON text.
+    """
+    rows = list(rows)
+    cols: dict[str, list] = {}
+    for i, r in enumerate(rows):
+        for k in r:
+            if k not in cols:
+                cols[k] = [None] * i
+        for k in cols:
+            cols[k].append(_cell(r.get(k)))
+    arrays = {}
+    for k, vals in cols.items():
+        arrays[k] = _array(vals)
+    return pa.table(arrays)
+
+
+def _cell(v):
+    if isinstance(v, np.ndarray):
+        return [float(x) for x in v.ravel()]
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True, default=str)
+    return v
+
+
+def _array(vals: list) -> pa.Array:
+    kinds = {type(v) for v in vals if v is not None}
+    if not kinds:
+        return pa.array(vals, pa.float64())
+    if kinds <= {bool}:
+        return pa.array(vals, pa.bool_())
+    if kinds <= {int}:
+        return pa.array(vals, pa.int64())
+    if kinds <= {int, float, bool}:
+        return pa.array([None if v is None else float(v) for v in vals], pa.float64())
+    if kinds <= {list}:
+        return pa.array([None if v is None else [float(x) for x in v] for v in vals], pa.list_(pa.float64()))
+    return pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str))
+                     for v in vals], pa.string())
+
+
+def _clean_row(r: dict) -> dict:
+    out = {}
+    for k, v in r.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        out[k] = v
+    return out
+
+
+def _digest(ids: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
