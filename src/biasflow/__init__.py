@@ -13,7 +13,10 @@ from .data import make_dataset as make_dataset
 from .errors import BiasflowError as BiasflowError
 from .levels import parse_level as parse_level
 from .losses import get_loss as get_loss
+from .models import Conv as Conv
+from .models import Dense as Dense
 from .models import Diagonal as Diagonal
+from .models import TensorNetwork as TensorNetwork
 from .models import UntiedDiagonal as UntiedDiagonal
 from .models import build_model as build_model
 from .trajectory import Checkpoint as Checkpoint

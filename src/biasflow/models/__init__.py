@@ -10,7 +10,10 @@ from collections.abc import Callable
 
 from ..errors import BiasflowError
 from .base import DualModel, Model, has_dual
+from .conv import Conv, make_conv
+from .dense import Dense, make_dense
 from .diagonal import Diagonal, UntiedDiagonal
+from .tensor import TensorNetwork, make_tensor
 
 
 def _diagonal(d, depth=None, alpha=1.0, shape=None, **_):
@@ -35,6 +38,9 @@ MODELS: dict[str, Callable[..., Model]] = {
     "diagonal": _diagonal,
     "diagonal-untied": _untied,
     "diagonal-uv": _uv_diagonal,
+    "dense": make_dense,
+    "conv": make_conv,
+    "tensor": make_tensor,
 }
 """Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""
 
@@ -44,10 +50,10 @@ def build_model(name: str, d: int, **options) -> Model:
 
     >>> build_model("diagonal", 4, depth=3, alpha=0.1).degree
     3
-    >>> build_model("mlp", 4)
+    >>> build_model("mlp", 4)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: unknown model 'mlp'; choose one of diagonal, diagonal-untied, diagonal-uv
+    biasflow.errors.BiasflowError: unknown model 'mlp'; choose one of diagonal, diagonal-untied, diagonal-uv, ...
     """
     if name not in MODELS:
         raise BiasflowError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
