@@ -1,0 +1,148 @@
+"""``biasflow sweep``, ``reproduce``, ``report`` and ``results``: grids of runs, papers, pages, queries."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from ..errors import BiasflowError
+from . import app
+from ._common import emit, progress, stderr
+
+
+@app.command()
+def sweep(
+    config: Path = typer.Argument(..., help="sweep config (.toml): a [run] and a [grid]; see examples/"),
+    out: Path = typer.Option(..., "--out", help="results directory (created; a store of Parquet fragments)"),
+    scheduler: str = typer.Option(None, "--scheduler", help="'local' (Dask LocalCluster) or tcp://host:port"),
+    workers: int = typer.Option(2, "--workers", help="worker processes for --scheduler local"),
+    resume: bool = typer.Option(False, "--resume", help="skip runs already stored (by content hash)"),
+    report: bool = typer.Option(False, "--report", help="also write DIR/report.html"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+):
+    """Run a base run × the product of option grids; every finished run is stored at once."""
+    from ..sweep import load_config, run_sweep
+
+    cfg, text = load_config(config)   # every config error is raised here, before anything runs
+    if workers < 1:
+        raise BiasflowError(f"--workers must be ≥ 1 (got {workers})")
+    with progress(f"sweep {cfg.name}") as advance:
+        def on_progress(done, total, info):
+            advance(completed=done, info=f"{done}/{total} runs {info}")
+
+        summary = run_sweep(cfg, out, scheduler=scheduler, resume=resume, text=text, on_progress=on_progress,
+                            workers=workers)
+    res = summary.to_json()
+    if report:
+        from ..report import build_report
+
+        res["report"] = str(build_report(out))
+
+    def human(r):
+        print(f"{r['executed']} runs executed, {r['skipped']} skipped (stored), {r['failed']} failed, "
+              f"{r['rows']} rows in {r['seconds']:.1f} s [{r['scheduler']}] → {r['out']}")
+        if r.get("report"):
+            print(f"report: {r['report']}")
+
+    emit(res, as_json, human)
+    return 0
+
+
+@app.command()
+def reproduce(
+    name: str = typer.Argument(..., help="moroshko2020 | woodworth2020 | azulay2021 | yun2021 | huang2020"),
+    out: Path = typer.Option(..., "--out", help="output directory: figures, store, report.html"),
+    quick: bool = typer.Option(False, "--quick", help="smaller grids (≤ 60 s on 2 cores)"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Reproduce a paper's main figures and check its claims on built-in data; writes DIR/report.html."""
+    from ..experiments import EXPERIMENTS, get_experiment
+    from ..report import build_report
+    from ..store import Store
+    from ._common import atomic_write_text
+
+    if name not in EXPERIMENTS:
+        raise BiasflowError(f"unknown reproduction {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    Store(out)   # refuse an incompatible or foreign directory before running anything
+    run = get_experiment(name)
+    t0 = time.perf_counter()
+    with progress(f"reproduce {name}{' (quick)' if quick else ''}"):
+        result = run(Path(out), quick)
+    if not result.seconds:
+        result.seconds = time.perf_counter() - t0
+    atomic_write_text(Path(out) / "experiment.json", json.dumps(result.to_json(), indent=1, default=str))
+    path = build_report(out)
+    res = {"name": result.name, "title": result.title, "seconds": result.seconds,
+           "claims": [c.__dict__ if hasattr(c, "__dict__") else c for c in result.claims],
+           "claims_hold": sum(bool(c.holds) for c in result.claims), "claims_total": len(result.claims),
+           "figures": result.figures, "report": str(path)}
+
+    def human(r):
+        for c in r["claims"]:
+            mark = "PASS" if c["holds"] else "FAIL"
+            stderr.print(f"[{'green' if c['holds'] else 'red'}]{mark}[/] {c['claim']} — {c['measured']}")
+        print(f"{r['claims_hold']}/{r['claims_total']} claims hold ({r['seconds']:.1f} s); report: {r['report']}")
+
+    emit(res, as_json, human)
+    return 0
+
+
+@app.command(name="report")
+def report_cmd(
+    directory: Path = typer.Argument(..., help="a sweep or reproduction output directory"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Write DIR/report.html: figures, claims with pass/fail, summary table, config (self-contained)."""
+    from ..report import build_report
+
+    path = build_report(directory)
+    emit({"report": str(path)}, as_json, lambda r: print(f"report: {r['report']}"))
+    return 0
+
+
+@app.command()
+def results(
+    directory: Path = typer.Argument(..., help="a results directory"),
+    sql: str = typer.Option("SELECT * EXCLUDE (predictor) FROM results LIMIT 20", "--sql",
+                            help="DuckDB SQL over the table 'results'"),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON list of row objects"),
+):
+    """Query the results store with SQL (DuckDB; the table is named 'results')."""
+    from ..store import Store
+
+    st = Store(directory, create=False)
+    if not st.fragments() and "results" in sql:
+        pass
+    if sql.strip().upper().startswith("SELECT * EXCLUDE (PREDICTOR)") and "predictor" not in st.columns():
+        sql = sql.replace("EXCLUDE (predictor) ", "")
+    rows = st.query(sql)
+    if as_json:
+        from ._common import _jsonable
+        import sys
+
+        sys.stdout.write(json.dumps(_jsonable(rows)) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    cols = list(rows[0]) if rows else []
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[_short(r[c]) for c in cols])
+    Console().print(table)
+    stderr.print(f"{len(rows)} row(s)")
+    return 0
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        return f"[{len(v)} values]"
+    s = "" if v is None else str(v)
+    return s if len(s) <= 40 else s[:37] + "..."
