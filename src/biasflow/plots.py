@@ -33,6 +33,8 @@ from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
 from .errors import BiasflowError  # noqa: E402
 
+_SYM = {"alpha": "α", "depth": "D", "shape": "s"}
+
 LABELS = {
     "gap_l1": "normalized-margin gap to ℓ1 max-margin, 1 − γ₁/γ₁*",
     "gap_l2": "normalized-margin gap to ℓ2 max-margin, 1 − γ₂/γ₂*",
@@ -135,7 +137,7 @@ def gap_curves(rows, out, *, value: str = "gap_l1", name: str | None = None, tit
     cmap = plt.get_cmap("plasma")
     for i, k in enumerate(keys):
         xs, ys = zip(*series[k], strict=True)
-        ax.plot(xs, ys, marker="o", ms=3, color=cmap(i / max(len(keys) - 1, 1)), label=f"{group} = {k:.3g}")
+        ax.plot(xs, ys, marker="o", ms=3, color=cmap(i / max(len(keys) - 1, 1)), label=f"{_SYM.get(group, group)} = {k:.3g}")
     ax.set_xscale("log")
     if all(v > 0 for k in keys for _, v in series[k]):
         ax.set_yscale("log")
@@ -178,7 +180,7 @@ def support_recovery(rows, out, *, value: str = "recovery_error", group: str = "
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for k, pts in series.items():
         xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker="o", ms=3, label=f"{group} = {k}")
+        ax.plot(xs, ys, marker="o", ms=3, label=f"{_SYM.get(group, group)} = {k}")
     ax.set_xscale("log")
     if all(v > 0 for pts in series.values() for _, v in pts):
         ax.set_yscale("log")

@@ -744,30 +744,16 @@ def _compute_references(ds) -> dict:
             except Exception:  # noqa: BLE001 - e.g. non-separable data: no gap columns
                 pass
     else:
-        interp = _interpolant_function()
-        if interp is None:
+        try:
+            from .bias.interpolate import min_l1_interpolant, min_l2_interpolant
+        except ImportError:  # pragma: no cover
             return refs
-        for norm in ("l1", "l2"):
+        for norm, fn in (("l1", min_l1_interpolant), ("l2", min_l2_interpolant)):
             try:
-                refs[norm] = np.asarray(interp(ds, norm), dtype=float)
+                refs[norm] = np.asarray(fn(ds), dtype=float)
             except Exception:  # noqa: BLE001
                 pass
     return refs
-
-
-def _interpolant_function():
-    """min-ℓ1 / min-ℓ2 interpolants from :mod:`biasflow.bias` (``min_norm_interpolant(ds, norm)``)."""
-    try:
-        from . import bias
-
-        fn = getattr(bias, "min_norm_interpolant", None)
-        if fn is None:
-            from .bias import interpolants  # type: ignore[attr-defined]
-
-            fn = getattr(interpolants, "min_norm_interpolant", None)
-        return fn
-    except ImportError:
-        return None
 
 
 def checkpoint_metrics(ds, beta: np.ndarray, refs: dict, *, degree: int = 2, teacher=None, alpha=None,
@@ -970,3 +956,18 @@ def _close(client) -> None:
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def sweep_rows(text: str, out: str | Path, *, where: str = "sweep config", runner: Runner | None = None,
+               on_progress=None) -> list[dict]:
+    """Run (or resume) the sweep given as TOML ``text`` into ``out`` and return all of its stored rows.
+
+    Used by the reproductions: re-running one into the same directory reuses the stored runs.
+    """
+    from .store import Store
+
+    cfg = parse_config(text, where=where)
+    run_sweep(cfg, out, resume=True, runner=runner, on_progress=on_progress)
+    ids = [s["run_id"] for s in expand(cfg)]
+    quoted = ", ".join(f"'{i}'" for i in ids)
+    return Store(out).query(f"SELECT * FROM results WHERE run_id IN ({quoted}) ORDER BY alpha, log10_loss DESC")
