@@ -123,8 +123,12 @@ def h_depth_inverse(t, D: int):
 def _big_H(v, D: int):
     """H_D(v) − H_D(0), H_D(v) = ((D−2)/2)[(1−v)^{−2/(D−2)} + (1+v)^{−2/(D−2)}], H_D' = h_D."""
     q = 2.0 / (D - 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 * (D - 2.0) * (np.expm1(-q * np.log1p(-v)) + np.expm1(-q * np.log1p(v)))
+    v = np.asarray(v, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # e^a + e^b − 2 = 2[expm1(s)·cosh δ + 2 sinh²(δ/2)], s = (a+b)/2 ≥ 0, δ = (a−b)/2: no cancellation
+        s = -0.5 * q * np.log1p(-v * v)
+        dl = 0.5 * q * (np.log1p(v) - np.log1p(-v))
+        return (D - 2.0) * (np.expm1(s) * np.cosh(dl) + 2.0 * np.sinh(0.5 * dl) ** 2)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -149,7 +153,14 @@ class ExpPotential:
 
     def beta(self, w):
         kw = self.k * np.asarray(w, dtype=float)
-        return _exp_diff(self.logP + kw, self.logM - kw)
+        big = _exp_diff(self.logP + kw, self.logM - kw)
+        # near w = 0, log P + kw would round kw away: use (P − M) cosh x + (P + M) sinh x instead
+        small = np.abs(kw) <= 2.0
+        x = np.where(small, kw, 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            near = (_exp_diff(self.logP, self.logM) * np.cosh(x)
+                    + np.exp(np.logaddexp(self.logP, self.logM)) * np.sinh(x))
+        return np.where(small & np.isfinite(near), near, big)
 
     def log_curvature(self, w):
         kw = self.k * np.asarray(w, dtype=float)
@@ -165,7 +176,9 @@ class ExpPotential:
         with np.errstate(over="ignore", invalid="ignore"):
             small = np.abs(kw) < 1.0
             kws = np.where(small, kw, 0.0)
-            v_small = (np.exp(self.logP) * np.expm1(kws) + np.exp(self.logM) * np.expm1(-kws)) / self.k
+            # P·expm1(x) + M·expm1(−x) = (P − M) sinh x + 2(P + M) sinh²(x/2): no cancellation at small x
+            v_small = (_exp_diff(self.logP, self.logM) * np.sinh(kws)
+                       + 2.0 * np.exp(np.logaddexp(self.logP, self.logM)) * np.sinh(0.5 * kws) ** 2) / self.k
             big = np.logaddexp(self.logP + kw, self.logM - kw)
             v_big = (np.exp(big) - np.exp(np.logaddexp(self.logP, self.logM))) / self.k
             out = np.where(small, v_small, v_big)
@@ -177,7 +190,7 @@ class ExpPotential:
         w0 = (self.logM - self.logP) / (2.0 * self.k)
         lg = 0.5 * (self.logP + self.logM)  # log √(PM)
         # arcsinh(x) for x = β e^{−lg}/2 without overflow: sign·(log|β| − lg − log 2... ) when huge
-        with np.errstate(over="ignore", divide="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             x = beta * np.exp(-lg) / 2.0
             ash = np.where(np.isfinite(x), np.arcsinh(np.where(np.isfinite(x), x, 0.0)),
                            np.sign(beta) * (np.log(np.abs(beta)) - lg))
@@ -306,6 +319,13 @@ def potential_of(model) -> Potential:
         D = int(model.depth)
         if D == 1:
             return QuadPotential(np.full(model.d, 2.0))
+        lo, hi = float(la.min()), float(la.max())
+        if D * lo < -690.0 or D * hi > 690.0:
+            r = 690.0 / (D * math.log(10.0))
+            raise BiasflowError(
+                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / math.log(10.0):.0f} is outside float64's usable "
+                f"range for depth {D}: the Q-potential needs alpha (times shape) in [1e-{r:.0f}, 1e{r:.0f}]"
+            )
         if D == 2:
             return ExpPotential(2.0 * la, 2.0 * la, 4.0)
         return PowerPotential(D * la, math.log(D * (D - 2.0)) + (D - 2.0) * la, D)
