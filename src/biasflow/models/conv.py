@@ -118,9 +118,6 @@ class Conv:
             spec = spec * jnp.fft.rfft(w, n=self.d)
         return jnp.fft.irfft(spec, n=self.d)
 
-    def forward(self, params, X):
-        """f(X) = X β."""
-        return jnp.asarray(X) @ self.predictor(params)
 
     def invariants(self, params):
         """‖w_l‖² − ‖w_L‖² (l < L), then, for full-length filters, |rfft(w_l)_k|² − |rfft(w_L)_k|² per k."""

@@ -143,12 +143,6 @@ class Dense:
             v = W @ v
         return v
 
-    def forward(self, params, X):
-        """f(X) = X W_1 ⋯ W_L (layer by layer; the predictor route is cheaper: X @ predictor)."""
-        h = jnp.asarray(X)
-        for W in self._check(params):
-            h = h @ W
-        return h[:, 0]
 
     def invariants(self, params):
         """W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for l = 1…L−1, flattened and concatenated (THEORY.md §8.2)."""

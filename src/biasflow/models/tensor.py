@@ -201,9 +201,6 @@ class TensorNetwork:
             prod = prod * v[self.index[:, l + 1]]
         return jax.ops.segment_sum(prod, jnp.asarray(self.index[:, 0]), num_segments=self.d)
 
-    def forward(self, params, X):
-        """f(X) = X β (the network is linear in x)."""
-        return jnp.asarray(X) @ self.predictor(params)
 
     def invariants(self, params):
         """‖v_l‖² − ‖v_L‖² for l < L: conserved by gradient flow of any multilinear model, since
