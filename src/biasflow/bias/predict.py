@@ -1,0 +1,447 @@
+"""What theory predicts for a diagonal network: the Q_μ max-margin path, the limits, the interpolants.
+
+**Classification at a finite loss (Moroshko et al. 2020; THEORY.md §3.5).** Along exp/logistic gradient
+flow of a diagonal network, β(t) = Φ'(X̃ᵀν(t)) exactly, so the normalized predictor β̃ = β/γ (γ = min
+margin) satisfies
+
+    β̃ = Ψ'(X̃ᵀν),  Ψ = Φ/γ,   min_i (X̃β̃)_i = 1,
+
+which is the KKT system of the strictly convex **Q_μ max-margin problem**
+
+    min Ψ*(β)  s.t.  X̃β ≥ 1        (for uniform α: min μ Σ_j q_D(β_j/μ), μ = α^D/γ),
+
+except for complementary slackness. The prediction at loss ℒ is that problem's solution, with γ fixed
+self-consistently by the margin–loss relation ℒ = (1/n)Σ_i ℓ(γ·(X̃β̃_γ)_i) (for exp loss γ lies in
+[log(1/ℒ) − log n, log(1/ℒ)], THEORY.md §2.3). It is a *description to test*: the flow follows it iff its
+dual ν puts no mass on points with margin > 1 (ρ_nsv = 0), which :func:`biasflow.bias.compare.compare`
+measures on every checkpoint.
+
+The Q_μ problem is solved on its dual, max_{λ≥0} 1ᵀλ − Σ_j Ψ_j((X̃ᵀλ)_j), by projected Newton (Bertsekas
+1982) with a scale homotopy for small μ. Certificate: primal feasibility max(0, 1 − min_i m̃_i), the duality
+gap λᵀ(m̃ − 1) (= primal − dual objective), and the projected-gradient residual ‖min(λ, m̃ − 1)‖_∞.
+
+**Limits.** ``at_loss=None`` gives the ℒ → 0 limit: the ℓ1 max-margin (D = 2, certified LP), or a
+best-effort ℓ_{2/D} KKT point (D ≥ 3, non-convex). **Regression**: the minimum-Q interpolant
+(:mod:`biasflow.bias.interpolate`), or with ``lr`` the interpolant gradient descent converges to
+(:mod:`biasflow.bias.finite_step`).
+
+>>> from biasflow.data import gaussian
+>>> from biasflow.models import Diagonal
+>>> ds = gaussian(n=10, d=30, k=1, seed=0)
+>>> p = predict(Diagonal(d=30, depth=2, alpha=1.0), ds, at_loss="1e-10")
+>>> p.kind, p.status, p.certificate["duality_gap"] < 1e-9, p.certificate["infeasibility"] < 1e-12
+('q_mu', 'ok', True, True)
+>>> bool(abs(p.gamma - 23.03) < 3)           # γ ≈ log(1/ℒ) − O(log n)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import scipy.linalg
+from scipy.optimize import brentq
+
+from ..data import Dataset
+from ..errors import BiasflowError
+from ..levels import LN10, parse_level
+from .interpolate import _gram, _log_scale, _shifted, interpolate
+from .margins import _require_classification, max_margin
+from .potentials import potential_of
+
+
+@dataclasses.dataclass(eq=False)
+class Prediction:
+    """A predicted bias with its certificate.
+
+    Attributes:
+        kind: ``q_mu`` (finite loss), ``l1`` / ``l2D`` (ℒ → 0 limit), ``interpolant`` (regression),
+            ``finite_step`` (GD at step η), ``transformed`` (other linear networks).
+        task: ``classification`` | ``regression``.
+        predictor: β̃ normalized to minimum margin 1 (classification) or the interpolant β (regression).
+        status, message: ``ok`` or the failing status, in words.
+        certificate: the numbers a referee checks (documented per kind in ``to_json``).
+        log10_loss: the loss level of a ``q_mu`` prediction; gamma: its margin γ; mu: α^D/γ.
+        dual: the dual solution (λ for Q_μ, ν for interpolants).
+        depth: the model's degree D; model: its config.
+        data: the training set (kept for :func:`~biasflow.bias.compare.compare`, not serialized).
+        potential: the model's dual potential Φ (None for non-diagonal models).
+        references: solved reference problems (``l1``, ``l2`` max-margin; ``l2D`` best effort), filled
+            on demand by :meth:`reference`.
+    """
+
+    kind: str
+    task: str
+    predictor: np.ndarray
+    status: str = "ok"
+    message: str = ""
+    certificate: dict = dataclasses.field(default_factory=dict)
+    log10_loss: float | None = None
+    gamma: float | None = None
+    mu: float | None = None
+    dual: np.ndarray | None = None
+    depth: int = 2
+    model: dict = dataclasses.field(default_factory=dict)
+    data: Dataset | None = None
+    potential: object = None
+    references: dict = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def strictly_convex(self) -> bool:
+        """Whether the predicted problem has a unique solution (distances are then meaningful)."""
+        return self.kind in ("q_mu", "interpolant", "finite_step") or (self.kind == "l2")
+
+    def reference(self, name: str):
+        """A reference optimum on the same data: ``l1``/``l2`` (:class:`MarginResult`), ``l2D``
+        (best-effort ℓ_{2/D}), ``min_l1``/``min_l2`` interpolants (arrays); computed once and cached."""
+        if name not in self.references:
+            ds = self.data
+            if ds is None:
+                raise BiasflowError("this prediction carries no data set; pass data= to compare")
+            if name in ("l1", "l2", "linf"):
+                self.references[name] = max_margin(ds, name, solver="nnls" if name == "l2" else "auto")
+            elif name == "l2D":
+                from .kkt import lp_max_margin_best_effort
+
+                self.references[name] = lp_max_margin_best_effort(ds, max(2, self.depth))
+            elif name in ("min_l1", "min_l2"):
+                from .interpolate import min_l1_interpolant, min_l2_interpolant
+
+                self.references[name] = (min_l1_interpolant if name == "min_l1" else min_l2_interpolant)(ds)
+            else:
+                raise BiasflowError(f"unknown reference {name!r}; use l1, l2, linf, l2D, min_l1 or min_l2")
+        return self.references[name]
+
+    def to_json(self) -> dict:
+        out = {
+            "status": self.status,
+            "message": self.message,
+            "kind": self.kind,
+            "task": self.task,
+            "predictor": np.asarray(self.predictor, float).tolist(),
+            "certificate": self.certificate,
+            "model": self.model,
+            "seconds": float(self.seconds),
+        }
+        for k in ("log10_loss", "gamma", "mu"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = float(v)
+        if self.dual is not None:
+            out["dual"] = np.asarray(self.dual, float).tolist()
+        return out
+
+
+# --------------------------------------------------------------------------------- Q_μ max-margin solver
+def _qmu_newton(A, pot, lam, tol, max_iter):
+    """Projected Newton on f(λ) = ΣΨ(X̃ᵀλ) − 1ᵀλ over λ ≥ 0. Returns (λ, iterations, converged)."""
+
+    def F(l_):
+        z = A.T @ l_
+        return float(np.sum(pot.value(z))) - float(l_.sum()), z
+
+    f, z = F(lam)
+    if not math.isfinite(f):
+        return lam, 0, False
+    for it in range(1, max_iter + 1):
+        m = A @ pot.beta(z)
+        g = m - 1.0
+        pg = float(np.max(np.abs(np.minimum(lam, g))))
+        if pg <= tol:
+            return lam, it - 1, True
+        eps = min(1e-3, pg)
+        act = (lam <= eps) & (g > 0)
+        free = ~act
+        lc = pot.log_curvature(z)
+        shift = float(np.max(lc))
+        c = np.exp(lc - shift)
+        H = _gram(A, c)
+        step = np.zeros_like(lam)
+        if np.any(free):
+            Hf = H[np.ix_(free, free)]
+            try:
+                step[free] = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(Hf), g[free])
+            except (np.linalg.LinAlgError, ValueError):
+                step[free] = -np.linalg.lstsq(Hf, g[free], rcond=None)[0]
+        dg = np.maximum(np.diag(H)[act], 1e-300)
+        step[act] = -g[act] / dg
+        step *= math.exp(-shift)
+        if not np.all(np.isfinite(step)):
+            return lam, it, False
+        t = 1.0
+        ok = False
+        for _ in range(80):
+            lt = np.maximum(lam + t * step, 0.0)
+            ft, zt = F(lt)
+            if math.isfinite(ft):
+                dec = t * float(-g[free] @ step[free]) + float(g[act] @ (lam[act] - lt[act]))
+                if ft <= f - 1e-4 * dec:
+                    ok = True
+                    break
+                if ft <= f + 1e-13 * (abs(f) + 1.0):
+                    gt = A @ pot.beta(zt) - 1.0
+                    if float(np.max(np.abs(np.minimum(lt, gt)))) < pg:
+                        ok = True
+                        break
+            t *= 0.5
+        if not ok:
+            return lam, it, pg <= 1e3 * tol
+        lam, f, z = lt, ft, zt
+    m = A @ pot.beta(z)
+    return lam, max_iter, float(np.max(np.abs(np.minimum(lam, m - 1.0)))) <= tol
+
+
+def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: int = 200):
+    """Solve max_{λ≥0} 1ᵀλ − Σ_j Ψ_j((Aᵀλ)_j) for a potential Ψ; returns (β̃, λ, converged, iterations)."""
+    n = A.shape[0]
+    iters = 0
+    ls = _log_scale(pot)
+    if lam0 is not None:
+        lam, it, ok = _qmu_newton(A, pot, np.asarray(lam0, float), tol, max_iter)
+        iters += it
+        if ok:
+            return pot.beta(A.T @ lam), lam, ok, iters
+    if ls < math.log(0.3):
+        sig0 = -ls
+        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / math.log(10.0))) + 1))
+        hist = []
+        lam = np.zeros(n)
+        for k, s in enumerate(sigmas):
+            ps = _shifted(pot, float(s))
+            if len(hist) >= 2:
+                (s1, l1), (s2, l2) = hist[-2], hist[-1]
+                guess = np.maximum(l2 + (l2 - l1) * (s - s2) / (s2 - s1), 0.0)
+                lam = guess if math.isfinite(float(np.sum(ps.value(A.T @ guess)))) else l2
+            lam, it, ok = _qmu_newton(A, ps, lam, tol if k == len(sigmas) - 1 else 1e-9, max_iter)
+            iters += it
+            hist.append((float(s), lam))
+    else:
+        lam, it, ok = _qmu_newton(A, pot, np.zeros(n), tol, max_iter)
+        iters += it
+    return pot.beta(A.T @ lam), lam, ok, iters
+
+
+def _log_loss(loss: str, m: np.ndarray) -> float:
+    """log ℒ for margins m (mean reduction), in the log domain."""
+    from scipy.special import logsumexp
+
+    if loss == "exp":
+        return float(logsumexp(-m) - math.log(m.size))
+    from ..losses import log_logistic_loss
+
+    return float(logsumexp(np.asarray(log_logistic_loss(m))) - math.log(m.size))
+
+
+def _certificate(A, beta, lam) -> dict:
+    m = A @ beta
+    g = m - 1.0
+    return {
+        "min_margin": float(m.min()),
+        "infeasibility": float(max(0.0, 1.0 - m.min())),
+        "duality_gap": float(abs(lam @ g)),
+        "projected_gradient": float(np.max(np.abs(np.minimum(lam, g)))),
+        "support_vectors": np.flatnonzero(lam > 1e-9 * max(float(lam.max()), 1e-300)).tolist(),
+        "statement": "beta = Psi'(X~^T lam), lam >= 0; primal min Psi*(beta) s.t. X~ beta >= 1; "
+                     "duality gap = lam.(X~ beta - 1); infeasibility = max(0, 1 - min margin)",
+    }
+
+
+def q_mu_margin(model, data: Dataset, *, gamma: float, lam0=None) -> Prediction:
+    """The Q_μ max-margin predictor for the model's potential scaled by 1/γ (μ = α^D/γ for uniform α).
+
+    >>> from biasflow.data import gaussian
+    >>> from biasflow.models import Diagonal
+    >>> ds = gaussian(n=10, d=30, k=1, seed=0)
+    >>> big = q_mu_margin(Diagonal(d=30, depth=2, alpha=1e3), ds, gamma=10.0)      # μ = 1e5: kernel regime
+    >>> l2 = max_margin(ds, "l2", solver="nnls")
+    >>> b = big.predictor / np.linalg.norm(big.predictor)
+    >>> bool(np.linalg.norm(b - l2.predictor) < 1e-4)
+    True
+    """
+    _require_classification(data, "the Q_mu max-margin problem")
+    if not (math.isfinite(gamma) and gamma > 0):
+        raise BiasflowError(f"the margin gamma must be positive and finite (got {gamma!r})")
+    t0 = time.perf_counter()
+    pot = potential_of(model)
+    A = data.A
+    beta, lam, ok, iters = solve_qmu(A, pot.scaled(1.0 / gamma), lam0=lam0)
+    return _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, None, t0)
+
+
+def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t0):
+    cert = _certificate(data.A, beta, lam)
+    cert["iterations"] = iters
+    alpha = getattr(model, "alpha", None)
+    D = int(getattr(model, "degree", 2))
+    mu = (float(alpha) ** D / gamma) if alpha is not None and alpha ** D > 0 else None
+    status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] < 1e-8 else "max_steps"
+    msg = (f"Q_mu max-margin by projected Newton ({iters} iterations), gamma = {gamma:.6g}"
+           if status == "ok" else f"projected Newton stopped early (projected gradient "
+                                  f"{cert['projected_gradient']:.3g}) after {iters} iterations")
+    return Prediction(kind="q_mu", task="classification", predictor=beta, status=status, message=msg,
+                      certificate=cert, log10_loss=log10_loss, gamma=gamma, mu=mu, dual=lam, depth=D,
+                      model=model.config() if hasattr(model, "config") else {}, data=data, potential=pot,
+                      seconds=time.perf_counter() - t0)
+
+
+def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Prediction:
+    """The Q_μ prediction at training loss ``at_loss`` (text such as ``"1e-100"`` or a log10 value via
+    :func:`~biasflow.levels.parse_level`), with γ from the margin–loss relation, solved by Brent's method."""
+    _require_classification(data, "a classification prediction")
+    if loss not in ("exp", "logistic"):
+        raise BiasflowError(f"classification predictions need --loss exp or logistic (got {loss!r})")
+    log10 = parse_level(at_loss) if isinstance(at_loss, str) else float(at_loss)
+    t0 = time.perf_counter()
+    L = -log10 * LN10  # log(1/ℒ)
+    n = data.n
+    floor = math.log(n) if loss == "exp" else math.log(n) - math.log(math.log(2.0))
+    if not L > floor + 1e-9:
+        raise BiasflowError(
+            f"--at-loss 1e{log10:.4g} is not below ℓ(0)/n = 1e{-floor / LN10:.4g}: the Q_mu description needs "
+            "every training point classified; give a smaller loss such as 1e-10"
+        )
+    pot = potential_of(model)
+    A = data.A
+    state = {"lam": None, "sol": None}
+
+    def h(log_gamma):
+        gam = math.exp(log_gamma)
+        beta, lam, ok, it = solve_qmu(A, pot.scaled(1.0 / gam), lam0=state["lam"])
+        state["lam"] = lam
+        state["sol"] = (beta, lam, ok, it, gam)
+        m = A @ beta
+        return _log_loss(loss, gam * m / m.min()) + L
+
+    lo = math.log(max(L - math.log(n), 1e-3 * L, 1e-12))
+    hi = math.log(L)
+    if loss == "logistic":
+        lo, hi = lo - 0.1, hi + 0.1
+    hlo, hhi = h(lo), h(hi)
+    for _ in range(40):
+        if hlo >= 0 >= hhi:
+            break
+        if hlo < 0:
+            lo -= 0.5
+            hlo = h(lo)
+        if hhi > 0:
+            hi += 0.5
+            hhi = h(hi)
+    else:
+        raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
+    lg = brentq(h, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+    h(lg)
+    beta, lam, ok, it, gam = state["sol"]
+    p = _qmu_prediction(model, data, pot, beta, lam, ok, it, gam, log10, t0)
+    p.certificate["log10_loss_check"] = _log_loss(loss, gam * (A @ beta)) / LN10
+    return p
+
+
+# ------------------------------------------------------------------------------------------ dispatcher
+def predict(model, data: Dataset, at_loss=None, *, loss: str | None = None, lr: float | None = None,
+            steps: int | None = None, least_squares: bool = False) -> Prediction:
+    """What theory predicts for ``model`` trained on ``data``, with a certificate.
+
+    - classification, ``at_loss`` given: the Q_μ max-margin at that loss (diagonal models);
+    - classification, ``at_loss=None``: the ℒ → 0 limit — ℓ1 max-margin for depth 2 (LP, certified),
+      best-effort ℓ_{2/D} KKT point for depth ≥ 3; other linear networks go to
+      :func:`biasflow.bias.transformed.predict_classification`;
+    - regression: the minimum-Q interpolant (the end of square-loss flow), or with ``lr`` (and ``steps``)
+      the interpolant gradient descent with step η converges to (Even et al. 2023).
+
+    Args:
+        model: a model from :mod:`biasflow.models`.
+        data: the training set.
+        at_loss: loss level, e.g. ``"1e-100"`` (classification only).
+        loss: ``exp`` (default for classification) or ``logistic``; ``square`` for regression.
+        lr, steps: gradient-descent step size and number of steps for the finite-step prediction.
+        least_squares: for inconsistent regression systems, interpolate the least-squares fit.
+    """
+    t0 = time.perf_counter()
+    if data.task == "classification":
+        if lr is not None:
+            raise BiasflowError("--lr (finite-step prediction) applies to regression (square loss) only")
+        if loss is not None and loss not in ("exp", "logistic"):
+            raise BiasflowError(f"loss {loss!r} is for regression; use exp or logistic for classification")
+        diagonal = _is_diagonal(model)
+        if at_loss is not None:
+            if not diagonal:
+                raise BiasflowError("finite-loss (Q_mu) predictions exist for diagonal models only; "
+                                    "drop --at-loss for the limit prediction")
+            return predict_at_loss(model, data, at_loss, loss=loss or "exp")
+        if not diagonal:
+            from .transformed import predict_classification
+
+            tp = predict_classification(model, data)
+            return Prediction(kind="transformed", task="classification",
+                              predictor=np.asarray(tp.predictor, float), status="ok",
+                              message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
+                              certificate=_jsonable_cert(tp), depth=int(getattr(model, "degree", 2)),
+                              model=model.config() if hasattr(model, "config") else {}, data=data,
+                              seconds=time.perf_counter() - t0)
+        D = int(model.degree)
+        if D <= 2:
+            r = max_margin(data, "l1" if D == 2 else "l2")
+            pr = Prediction(kind="l1" if D == 2 else "l2", task="classification",
+                            predictor=r.predictor / r.margin, status=r.status,
+                            message=f"{r.norm} max-margin (limit L -> 0), {r.solver}",
+                            certificate=r.to_json()["certificate"] | {"margin": r.margin}, depth=D,
+                            model=model.config(), data=data, potential=potential_of(model),
+                            seconds=time.perf_counter() - t0)
+            pr.references[r.norm] = r
+            return pr
+        from .kkt import lp_max_margin_best_effort
+
+        b = lp_max_margin_best_effort(data, D)
+        pr = Prediction(kind="l2D", task="classification", predictor=b.predictor / b.margin, status=b.status,
+                        message=f"l_(2/{D}) max-margin, {b.message} (non-convex: best effort, not certified "
+                                "global; the flow reaches an alpha-dependent KKT point)",
+                        certificate={"kkt_residual": b.kkt.residual, "objective": b.objective,
+                                     "candidates": b.candidates}, depth=D, model=model.config(), data=data,
+                        potential=potential_of(model), seconds=time.perf_counter() - t0)
+        pr.references["l2D"] = b
+        return pr
+    # regression
+    if at_loss is not None:
+        raise BiasflowError("--at-loss applies to classification; square-loss flow converges to the interpolant")
+    if loss is not None and loss != "square":
+        raise BiasflowError(f"loss {loss!r} is for classification; regression uses square loss")
+    if lr is not None:
+        from .finite_step import predict_descent
+
+        return predict_descent(model, data, lr=lr, steps=steps)
+    if not _is_diagonal(model):
+        from .transformed import predict_regression
+
+        tp = predict_regression(model, data)
+        return Prediction(kind="transformed", task="regression", predictor=np.asarray(tp.predictor, float),
+                          status="ok", message=getattr(tp, "message", ""), certificate=_jsonable_cert(tp),
+                          depth=int(getattr(model, "degree", 2)),
+                          model=model.config() if hasattr(model, "config") else {}, data=data,
+                          seconds=time.perf_counter() - t0)
+    r = interpolate(model, data, least_squares=least_squares)
+    return Prediction(kind="interpolant", task="regression", predictor=r.predictor, status=r.status,
+                      message=r.message, certificate=r.to_json()["certificate"], dual=r.dual,
+                      depth=int(model.degree), model=model.config(), data=data, potential=potential_of(model),
+                      seconds=time.perf_counter() - t0)
+
+
+def _is_diagonal(model) -> bool:
+    from ..models.diagonal import Diagonal, UntiedDiagonal
+
+    return isinstance(model, (Diagonal, UntiedDiagonal))
+
+
+def _jsonable_cert(tp) -> dict:
+    out = {}
+    for k, v in (dataclasses.asdict(tp).items() if dataclasses.is_dataclass(tp) else {}):
+        if k == "predictor":
+            continue
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        if isinstance(v, (int, float, str, bool, list, dict)) or v is None:
+            out[k] = v
+    return out
