@@ -18,7 +18,15 @@ from .models import Dense as Dense
 from .models import Diagonal as Diagonal
 from .models import TensorNetwork as TensorNetwork
 from .models import UntiedDiagonal as UntiedDiagonal
+from .models import UV as UV
+from .models import ReLU2 as ReLU2
 from .models import build_model as build_model
+from .dynamics.descent import descent as descent
+from .dynamics.descent import descent_many as descent_many
+from .bias import compare as compare
+from .bias import interpolate as interpolate
+from .bias import margin as margin
+from .bias import predict as predict
 from .trajectory import Checkpoint as Checkpoint
 from .trajectory import DescentResult as DescentResult
 from .trajectory import Trajectory as Trajectory

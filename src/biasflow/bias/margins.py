@@ -260,6 +260,17 @@ def max_margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> Marg
                         message=msg, seconds=time.perf_counter() - t0)
 
 
+def margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> MarginResult:
+    """``biasflow.margin(data, norm)``: the certified ℓ_p max-margin predictor (same as :func:`max_margin`).
+
+    >>> from biasflow.data import gaussian
+    >>> r = margin(gaussian(n=10, d=30, k=1, seed=0), "linf")
+    >>> r.status, float(np.abs(r.predictor).max())
+    ('ok', 1.0)
+    """
+    return max_margin(data, norm, solver=solver)
+
+
 # ------------------------------------------------------------------------------------------------ solvers
 def _l1_highs(A):
     n, d = A.shape
