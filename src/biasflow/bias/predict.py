@@ -279,7 +279,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
     D = int(getattr(model, "degree", 2))
     mu = (float(alpha) ** D / gamma) if alpha is not None and alpha ** D > 0 else None
     status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] < 1e-8 else "max_steps"
-    msg = (f"Q_mu max-margin by projected Newton ({iters} iterations), gamma = {gamma:.6g}"
+    msg = (f"Q_mu max-margin by projected Newton ({iters} iterations in all), gamma = {gamma:.6g}"
            if status == "ok" else f"projected Newton stopped early (projected gradient "
                                   f"{cert['projected_gradient']:.3g}) after {iters} iterations")
     return Prediction(kind="q_mu", task="classification", predictor=beta, status=status, message=msg,
@@ -306,13 +306,14 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
         )
     pot = potential_of(model)
     A = data.A
-    state = {"lam": None, "sol": None}
+    state = {"lam": None, "sol": None, "iters": 0}
 
     def h(log_gamma):
         gam = math.exp(log_gamma)
         beta, lam, ok, it = solve_qmu(A, pot.scaled(1.0 / gam), lam0=state["lam"])
         state["lam"] = lam
-        state["sol"] = (beta, lam, ok, it, gam)
+        state["iters"] += it
+        state["sol"] = (beta, lam, ok, state["iters"], gam)
         m = A @ beta
         return _log_loss(loss, gam * m / m.min()) + L
 
