@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -266,7 +267,7 @@ def fourier_l1_max_margin(data: Dataset, *, weights=None) -> FourierMarginResult
     cons = [cp.SOC(t, cp.vstack([Re @ beta, Im @ beta]), axis=0), A @ beta >= 1]
     prob = cp.Problem(cp.Minimize(w @ t), cons)
     try:
-        prob.solve(solver=cp.CLARABEL)
+        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, max_iter=400)
     except cp.error.SolverError as e:
         raise BiasflowError(f"Clarabel failed on the Fourier-ℓ1 max-margin SOCP ({e})") from None
     if prob.status in ("infeasible", "infeasible_inaccurate"):
@@ -394,7 +395,9 @@ def fourier_l2L_candidate(data: Dataset, depth: int, *, iters: int = 20, eps: fl
     for _ in range(iters if L >= 3 else 0):
         z = np.abs(np.fft.rfft(b))
         w = (z + eps * z.max()) ** (p - 1.0)
-        nb = fourier_l1_max_margin(data, weights=w / w.max()).predictor
+        with warnings.catch_warnings():      # strongly reweighted SOCPs may end "optimal_inaccurate"
+            warnings.simplefilter("ignore", UserWarning)
+            nb = fourier_l1_max_margin(data, weights=w / w.max()).predictor
         nb = nb / float(np.min(data.A @ nb))
         val = fourier_lp(nb, p)
         if val > best * (1 - 1e-9):
