@@ -13,7 +13,9 @@ from .base import DualModel, Model, has_dual
 from .conv import Conv, make_conv
 from .dense import Dense, make_dense
 from .diagonal import Diagonal, UntiedDiagonal
+from .relu import ReLU2, make_relu
 from .tensor import TensorNetwork, make_tensor
+from .uv import UV, make_uv
 
 
 def _diagonal(d, depth=None, alpha=1.0, shape=None, **_):
@@ -41,6 +43,8 @@ MODELS: dict[str, Callable[..., Model]] = {
     "dense": make_dense,
     "conv": make_conv,
     "tensor": make_tensor,
+    "uv": make_uv,
+    "relu": make_relu,
 }
 """Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""
 

@@ -1,0 +1,89 @@
+"""A two-layer ReLU network, f(x) = N^{−1/2} vᵀ relu(Ux) in NTK parametrization — NOT a linear network.
+
+biasflow studies linear networks; this model exists only for the real-data comparison of test accuracy
+versus learning rate (Huang et al. 2020 compare deep linear and non-linear nets on MNIST/CIFAR; we use the
+digits set that ships with the package). It has no end-to-end linear predictor: it implements
+``forward(params, X)``, which :func:`biasflow.dynamics.descent.descent` uses in place of ``X @ predictor``,
+and :meth:`ReLU2.predictor` raises. Gradient flow, bias predictions and certificates do not apply to it.
+
+>>> import jax.numpy as jnp
+>>> m = ReLU2(d=3, width=16)
+>>> m.forward(m.init(), jnp.ones((2, 3))).shape
+(2,)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _jax  # noqa: F401
+from ..errors import BiasflowError
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ReLU2:
+    """f(x) = N^{−1/2} vᵀ relu(Ux), U ∈ R^{N×d}, v ∈ R^N, entries N(0, α²) at init (non-linear).
+
+    Args:
+        d: input dimension; width: N ≥ 1; alpha: init standard deviation; seed: init seed when no key.
+    """
+
+    d: int
+    width: int = 256
+    alpha: float = 1.0
+    seed: int = 0
+    name: str = "relu"
+
+    def __post_init__(self):
+        if not (isinstance(self.d, (int, np.integer)) and self.d >= 1):
+            raise BiasflowError(f"input dimension d must be a positive integer (got {self.d!r})")
+        if not (isinstance(self.width, (int, np.integer)) and self.width >= 1):
+            raise BiasflowError(
+                f"relu width must be an integer ≥ 1 (got {self.width!r}); pass e.g. --width 256")
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise BiasflowError(f"alpha must be a positive finite number (got {self.alpha!r})")
+
+    @property
+    def degree(self) -> int:
+        return 2
+
+    def init(self, key=None):
+        key = jax.random.PRNGKey(self.seed) if key is None else key
+        ku, kv = jax.random.split(key)
+        U = self.alpha * jax.random.normal(ku, (self.width, self.d), jnp.float64)
+        v = self.alpha * jax.random.normal(kv, (self.width,), jnp.float64)
+        return (U, v)
+
+    def forward(self, params, X):
+        """f(X) = relu(X Uᵀ) v /√N, one output per row of X."""
+        U, v = params
+        return jax.nn.relu(jnp.asarray(X) @ U.T) @ v / jnp.sqrt(float(self.width))
+
+    def predictor(self, params):
+        raise BiasflowError("the ReLU network is not linear and has no end-to-end predictor; use forward()")
+
+    def invariants(self, params):
+        """Per neuron: v_k² − ‖U_k‖² (conserved by gradient flow for a 1-homogeneous activation)."""
+        U, v = params
+        return v * v - jnp.sum(U * U, axis=1)
+
+    def config(self) -> dict:
+        return {"model": self.name, "depth": 2, "width": int(self.width), "alpha": float(self.alpha),
+                "seed": int(self.seed), "linear": False}
+
+
+__all__ = ["ReLU2", "make_relu"]
+
+
+def make_relu(d, depth=None, width=None, alpha=1.0, shape=None, seed=0, **_) -> ReLU2:
+    """Factory for :data:`biasflow.models.MODELS` (``--model relu [--width N]``; descent only)."""
+    if depth not in (None, 2):
+        raise BiasflowError("the relu model has two layers; drop --depth")
+    if shape is not None:
+        raise BiasflowError("the relu model takes no --shape")
+    return ReLU2(d=d, width=256 if width is None else int(width), alpha=float(alpha), seed=int(seed))
