@@ -319,26 +319,26 @@ def transformed_kkt(beta, data: Dataset, depth: int, *, space: str = "identity",
     p = 2.0 / L
     active = np.flatnonzero(m <= 1.0 + tol_margin)
     d = data.d
-    if space == "identity":
-        mod = np.abs(b)
-        supp = mod > tol_support * mod.max()
-        g = np.zeros(d)
-        g[supp] = p * np.sign(b[supp]) * mod[supp] ** (p - 1.0)
-        cols = A[active].T * supp[:, None]
-        scale = 1.0
-        off = A[active].T[~supp]
-    else:
-        z = np.fft.fft(b)
-        mod = np.abs(z)
-        supp_full = mod > tol_support * mod.max()
-        u = np.zeros(d, complex)
-        u[supp_full] = p * mod[supp_full] ** (p - 2.0) * z[supp_full]
-        g = np.real(d * np.fft.ifft(u))                           # Re(Fᴴu)
-        FA = np.fft.fft(A[active].T, axis=0)                      # spectra of the active rows
-        cols = np.real(np.fft.ifft(FA * supp_full[:, None], axis=0))
-        scale = float(d)
-        off = FA[~supp_full]
-        supp = supp_full
+    if space == "identity":                      # the β-space problem: biasflow.bias.kkt owns it
+        from .kkt import kkt_residual
+
+        r = kkt_residual(b, data, L, tol_active=tol_margin, tol_support=tol_support)
+        out = {"residual": float(r.residual), "active": np.asarray(r.active).tolist(),
+               "support": np.asarray(r.support).tolist(), "lambda": np.asarray(r.dual).tolist(), "p": p,
+               "space": space}
+        if L == 2:
+            out["off_support"] = float(r.offsupport)
+        return out
+    z = np.fft.fft(b)
+    mod = np.abs(z)
+    supp = mod > tol_support * mod.max()
+    u = np.zeros(d, complex)
+    u[supp] = p * mod[supp] ** (p - 2.0) * z[supp]
+    g = np.real(d * np.fft.ifft(u))                           # Re(Fᴴu)
+    FA = np.fft.fft(A[active].T, axis=0)                      # spectra of the active rows
+    cols = np.real(np.fft.ifft(FA * supp[:, None], axis=0))
+    scale = float(d)
+    off = FA[~supp]
     gn = float(np.linalg.norm(g))
     lam, _ = nnls(cols, g, maxiter=50 * max(1, cols.shape[1]))
     res = float(np.linalg.norm(cols @ lam - g) / gn) if gn > 0 else math.inf
@@ -480,9 +480,12 @@ def predict_classification(model, data: Dataset, *, require_decomposable: bool =
                                          f"diagonal, L = {L}: the {'ℓ1' if L == 2 else 'ℓ2'} max-margin "
                                          "(global, convex)")
         if candidate is None:
-            raise BiasflowError(f"for a diagonal network of depth {L} ≥ 3 the ℓ_{{2/L}} problem is non-convex and "
-                                "only stationarity is predicted; pass candidate=β (e.g. the flow's final "
-                                "predictor) to certify it by its KKT residual")
+            from .kkt import lp_max_margin_best_effort
+
+            r = lp_max_margin_best_effort(data, L)
+            return TransformedPrediction("l2/L-kkt", r.predictor / r.margin, dec, r.kkt.to_json(),
+                                         f"diagonal, L = {L}: best-effort stationary point of min ‖β‖_{{2/{L}}} "
+                                         "(reweighted ℓ1); the flow's limit may be another stationary point")
         b = np.asarray(candidate, dtype=float)
         kkt = transformed_kkt(b, data, L, space="identity")
         return TransformedPrediction("l2/L-kkt", b / float(np.min(data.A @ b)), dec, kkt,
