@@ -139,8 +139,9 @@ class TensorNetwork:
             raise BiasflowError("a tensor network needs at least one layer (sizes is empty)")
         object.__setattr__(self, "sizes", sizes)
         _positive_alpha(self.alpha)
-        if self.init_kind not in ("gaussian", "constant"):
-            raise BiasflowError(f"unknown init {self.init_kind!r} for a tensor network; use gaussian or constant")
+        if self.init_kind not in ("gaussian", "constant", "explicit"):
+            raise BiasflowError(f"unknown init {self.init_kind!r} for a tensor network; use gaussian or "
+                                "constant (or with_init(params) for explicit parameters)")
         index = np.asarray(self.index)
         value = np.asarray(self.value, dtype=np.float64)
         L = len(sizes)
@@ -188,6 +189,8 @@ class TensorNetwork:
         :class:`~biasflow.models.Dense` and :class:`~biasflow.models.Conv`) or α·1 (``constant``)."""
         if self.init_kind == "constant":
             return tuple(jnp.full(k, self.alpha) for k in self.sizes)
+        if self.init_kind == "explicit":
+            return tuple(jnp.asarray(v) for v in self.meta["params0"])
         key = jax.random.PRNGKey(self.seed) if key is None else key
         keys = jax.random.split(key, len(self.sizes))
         scales = self.meta.get("init_std", [1.0] * len(self.sizes))
@@ -223,6 +226,21 @@ class TensorNetwork:
             if v.shape != (k,):
                 raise BiasflowError(f"layer {l + 1} parameters must have shape ({k},), got {v.shape}")
         return vs
+
+    def with_init(self, params) -> TensorNetwork:
+        """The same network started at the given parameters (``init`` returns them; α is kept as a label).
+
+        >>> net = TensorNetwork.diagonal(d=2, depth=2).with_init(([1.0, 2.0], [3.0, 4.0]))
+        >>> [float(b) for b in net.predictor(net.init())]
+        [3.0, 8.0]
+        """
+        vs = tuple(np.array(v, dtype=np.float64) for v in params)
+        self._check_params(vs)
+        for v in vs:
+            if not np.all(np.isfinite(v)):
+                raise BiasflowError("initial parameters must be finite")
+            v.setflags(write=False)
+        return dataclasses.replace(self, init_kind="explicit", meta={**self.meta, "params0": vs})
 
     # -------------------------------------------------------------------------------- the dense tensor
     def dense(self) -> np.ndarray:
