@@ -27,6 +27,8 @@ from .bias import compare as compare
 from .bias import interpolate as interpolate
 from .bias import margin as margin
 from .bias import predict as predict
+from .estimators import GradientFlowClassifier as GradientFlowClassifier
+from .estimators import GradientFlowRegressor as GradientFlowRegressor
 from .trajectory import Checkpoint as Checkpoint
 from .trajectory import DescentResult as DescentResult
 from .trajectory import Trajectory as Trajectory
