@@ -148,12 +148,13 @@ def _floor(A_hard: np.ndarray, loss: str, n: int) -> float:
     return (val if loss == "exp" else math.log(val)) - math.log(n)
 
 
-def check(data: Dataset, loss=None) -> Separability:
+def check(data: Dataset, loss=None, margin: bool = True) -> Separability:
     """Decide separability with HiGHS and, when a loss is given, solve the loss floor.
 
     Args:
         data: a :class:`~biasflow.data.Dataset`.
         loss: ``None``, a loss name or a :class:`~biasflow.losses.Loss` (``exp``, ``logistic``, ``square``).
+        margin: also solve the margin LP (skip it with ``False`` when only separability is needed).
 
     Returns:
         :class:`Separability`; for regression data, ``separable`` means y ∈ range(X) (to relative
@@ -173,7 +174,7 @@ def check(data: Dataset, loss=None) -> Separability:
     n, d = A.shape
     res = _linprog(np.zeros(d), -A, -np.ones(n), [(None, None)] * d)
     separable = res.status == 0
-    margin = _margin_lp(A)
+    margin = _margin_lp(A) if margin else None
     if separable:
         fl = -math.inf if name is not None else None
         return Separability(True, (), fl, margin, name)
