@@ -128,6 +128,7 @@ class _Reduced:
     def __init__(self, X: np.ndarray, y: np.ndarray, least_squares: bool, name: str):
         n, d = X.shape
         G = _gram(X)
+        self.G = G
         evals, evecs = np.linalg.eigh(G)
         top = max(float(evals[-1]), 0.0)
         if top == 0.0:
@@ -152,6 +153,7 @@ class _Reduced:
             self.U = U
             X = U.T @ X
             yt = U.T @ y
+            self.G = (U.T @ G) @ U
         self.X = X
         self.y = yt
 
@@ -171,7 +173,7 @@ def _newton(X, y, pot, nu, tol, max_iter):
     f, z = F(nu)
     if not math.isfinite(f):
         return nu, 0, False, math.inf
-    best = math.inf
+    best = prev = math.inf
     f_stall = f
     stall = 0
     it = 0
@@ -181,6 +183,11 @@ def _newton(X, y, pot, nu, tol, max_iter):
         gn = float(np.linalg.norm(g))
         if gn <= tol * ynorm:
             return nu, it - 1, True, gn
+        if gn <= 1e-8 * ynorm and gn > 0.5 * prev:
+            # rounding floor of β = Φ'(Xᵀν) reached (quadratic convergence has stopped): the primal
+            # correction in solve_dual takes it from here
+            return nu, it - 1, True, gn
+        prev = gn
         if gn < best * (1 - 1e-3):
             best, stall = gn, 0
         else:  # the damped phase may raise ‖∇F‖ while F falls; stop only when neither improves
@@ -246,17 +253,24 @@ def solve_dual(X: np.ndarray, y: np.ndarray, pot, *, tol: float = 1e-13, max_ite
         sig0 = -ls
         n_st = max(2, int(math.ceil(sig0 / math.log(10.0))) + 1)
         sigmas = np.linspace(sig0, 0.0, n_st)
+        # extrapolate in the variable that is smooth in σ: ν for exp potentials (z grows linearly in
+        # log α), λ = ν·α^{D−2} for depth ≥ 3 (λ tends to the ℓ1 dual as α → 0)
+        e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
         hist: list[tuple[float, np.ndarray]] = []
         for k, s in enumerate(sigmas):
-            if len(hist) >= 2:
-                (s1, n1), (s2, n2) = hist[-2], hist[-1]
-                guess = n2 + (n2 - n1) * (s - s2) / (s2 - s1)
-                f_ok = math.isfinite(float(np.sum(_shifted(pot, s).value(Xr.T @ guess))))
-                nu = guess if f_ok else n2
+            ps = _shifted(pot, float(s))
+            if hist:
+                cands = [hist[-1][1] * math.exp(-e * s)]
+                if len(hist) >= 2:
+                    (s1, l1), (s2, l2) = hist[-2], hist[-1]
+                    step = (l2 - l1) * (s - s2) / (s2 - s1)
+                    cands = [(l2 + step * f) * math.exp(-e * s) for f in (1.0, 0.5, 0.25)] + cands
+                cands.append(nu)
+                nu = next((c for c in cands if math.isfinite(float(np.sum(ps.value(Xr.T @ c))))), nu)
             last = k == len(sigmas) - 1
-            nu, it, ok, gn = _newton(Xr, yr, _shifted(pot, float(s)), nu, tol if last else 1e-9, max_iter)
+            nu, it, ok, gn = _newton(Xr, yr, ps, nu, tol if last else 1e-5, max_iter)
             iters += it
-            hist.append((float(s), nu))
+            hist.append((float(s), nu * math.exp(e * s)))
         stages = len(sigmas)
     else:
         nu, it, ok, gn = _newton(Xr, yr, pot, nu, tol, max_iter)
@@ -268,38 +282,42 @@ def solve_dual(X: np.ndarray, y: np.ndarray, pot, *, tol: float = 1e-13, max_ite
     # Primal correction: the Newton step taken in β-space, δ = C Xᵀ(X C Xᵀ)⁻¹(y − Xβ), C = diag Φ''(z).
     # Near the edge of a depth ≥ 3 domain β = Φ'(Xᵀν) amplifies the rounding of ν; δ moves ∇Q(β) only
     # within range(Xᵀ) to first order, so it restores Xβ = y without spoiling stationarity.
+    st0 = stationarity(Xr, pot.inverse(beta), red.G)
     for _ in range(3):
         if resid <= 1e-15:
             break
         lc = pot.log_curvature(z)
         c = np.exp(lc - float(np.max(lc)))
-        H = _gram(Xr, c)
         r = yr - Xr @ beta
+        cands = []
         try:
-            dn = np.linalg.solve(H, r)
+            cands.append(beta + c * (Xr.T @ np.linalg.solve(_gram(Xr, c), r)))
         except np.linalg.LinAlgError:
-            dn = np.linalg.lstsq(H, r, rcond=None)[0]
-        cand = beta + c * (Xr.T @ dn)
-        r2 = float(np.linalg.norm(Xr @ cand - yr)) / ynorm
-        if not (np.all(np.isfinite(cand)) and r2 < resid):
+            pass
+        sq = np.sqrt(c)  # the same correction through a least-squares solve (better conditioned)
+        cands.append(beta + sq * np.linalg.lstsq(Xr * sq, r, rcond=None)[0])
+        for cand in cands:
+            r2 = float(np.linalg.norm(Xr @ cand - yr)) / ynorm
+            if np.all(np.isfinite(cand)) and r2 < resid and \
+                    stationarity(Xr, pot.inverse(cand), red.G) <= max(1e-10, 10 * st0):
+                beta, resid = cand, r2
+                break
+        else:
             break
-        if stationarity(Xr, pot.inverse(cand)) > max(1e-10, 10 * stationarity(Xr, pot.inverse(beta))):
-            break
-        beta, resid = cand, r2
-    status = "ok" if (ok or resid <= 1e-10) else "max_steps"
+    status = "ok" if resid <= 1e-10 else "max_steps"
     msg = (f"dual Newton converged in {iters} iterations ({stages} homotopy stage(s))" if status == "ok"
            else f"dual Newton stopped at relative residual {resid:.3g} after {iters} iterations "
                 "(float64 precision limit of the dual at this scale)")
     return beta, red.lift(nu), status, msg, iters, stages, red
 
 
-def stationarity(X: np.ndarray, grad: np.ndarray) -> float:
+def stationarity(X: np.ndarray, grad: np.ndarray, gram: np.ndarray | None = None) -> float:
     """‖(I − P_X) g‖ / ‖g‖, where P_X projects onto range(Xᵀ) (THEORY.md §7); 0 for g = 0."""
     g = np.asarray(grad, dtype=float)
     gn = float(np.linalg.norm(g))
     if gn == 0.0:
         return 0.0
-    G = _gram(X)
+    G = _gram(X) if gram is None else gram
     try:
         coef = scipy.linalg.cho_solve(scipy.linalg.cho_factor(G), X @ g)
     except (np.linalg.LinAlgError, ValueError):
@@ -341,7 +359,7 @@ def interpolate(model, data: Dataset, *, least_squares: bool = False, tol: float
                                                            least_squares=least_squares, name=data.name)
     yfit = red.U @ red.y if not red.full else data.y
     resid = float(np.linalg.norm(data.X @ beta - yfit)) / max(1.0, float(np.linalg.norm(yfit)))
-    kkt = stationarity(red.X, pot.inverse(beta))
+    kkt = stationarity(red.X, pot.inverse(beta), red.G)
     cfg = model.config() if hasattr(model, "config") else {}
     return InterpolationResult(
         predictor=beta, dual=nu, residual=resid, kkt=kkt, objective=pot.Q(beta), status=status,

@@ -97,25 +97,31 @@ def h_depth_inverse(t, D: int):
     small = a <= 1.0
     # convex increasing on [0, 1): Newton from the tangent-at-0 guess decreases monotonically to the root
     v = a[small] / (2.0 * p)
+    extra = 1
     for _ in range(60):
         f = h_depth(v, D) - a[small]
         fp = p * ((1.0 - v) ** (-p - 1.0) + (1.0 + v) ** (-p - 1.0))
         step = f / fp
         v = v - step
-        if np.all(np.abs(step) <= 1e-17 * np.maximum(v, 1e-300)):
-            break
+        if np.all(np.abs(step) <= 1e-13 * np.maximum(v, 1e-300)):
+            if extra == 0:  # quadratic convergence: one more step after 1e-13 reaches rounding
+                break
+            extra -= 1
     out[small] = v
     big = ~small
     if np.any(big):
         ab = a[big]
         g = (ab + 1.0) ** (-1.0 / p)  # left of the root of the convex decreasing F(g) = g^{-p} − (2−g)^{-p}
+        extra = 1
         for _ in range(200):
             F = g ** (-p) - (2.0 - g) ** (-p) - ab
             Fp = -p * (g ** (-p - 1.0) + (2.0 - g) ** (-p - 1.0))
             step = F / Fp
             g = np.minimum(g - step, 1.0)
-            if np.all(np.abs(step) <= 1e-16 * g):
-                break
+            if np.all(np.abs(step) <= 1e-13 * g):
+                if extra == 0:
+                    break
+                extra -= 1
         out[big] = 1.0 - g
     return s * out
 
