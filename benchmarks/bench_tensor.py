@@ -30,7 +30,7 @@ def numpy_gd_steps(X, y, Ws, lr, steps):
         h2 = h1 @ W2
         f = (h2 @ W3)[:, 0]
         m = y * f
-        r = -y * 0.5 * (1.0 - np.tanh(0.5 * m)) / n          # dℒ/df
+        r = -y * 0.5 * (1.0 - np.tanh(0.5 * m)) / n  # dℒ/df
         g3 = h2.T @ r[:, None]
         d2 = r[:, None] @ W3.T
         g2 = h1.T @ d2
@@ -61,11 +61,15 @@ def bench_gd() -> None:
     numpy_gd_steps(ds.X, ds.y, W, lr, k)
     np_per_step = (time.perf_counter() - t0) / k
     np_total = np_per_step * steps
-    print(f"GD, FC depth 3 width 256, n=512 d=64, {steps:.0e} steps: status {r.status}, "
-          f"final loss {r.loss[-1]:.3e}")
+    print(
+        f"GD, FC depth 3 width 256, n=512 d=64, {steps:.0e} steps: status {r.status}, "
+        f"final loss {r.loss[-1]:.3e}"
+    )
     print(f"  biasflow descent: {first:.2f} s incl. compile, {warm:.2f} s warm   (target ≤ 10 s)")
-    print(f"  NumPy loop:       {np_per_step * 1e6:.1f} µs/step → {np_total:.1f} s for {steps:.0e} steps "
-          f"(measured on {k} steps)")
+    print(
+        f"  NumPy loop:       {np_per_step * 1e6:.1f} µs/step → {np_total:.1f} s for {steps:.0e} steps "
+        f"(measured on {k} steps)"
+    )
     print(f"  ratio NumPy / biasflow (warm): {np_total / warm:.1f}×   (target ≥ 2×)")
 
 
@@ -76,24 +80,35 @@ def bench_flow(label: str, model, ds, until: float) -> None:
         print(f"{label}: skipped, biasflow.dynamics.flow unavailable ({e})")
         return
     t0 = time.perf_counter()
-    traj = flow(model, ds, "exp", until=until, checkpoints=[-10.0, -100.0][: 1 + (until <= -100)],
-                method="autodiff")
+    traj = flow(
+        model, ds, "exp", until=until, checkpoints=[-10.0, -100.0][: 1 + (until <= -100)], method="autodiff"
+    )
     sec = time.perf_counter() - t0
     fin = traj.final
     reached = f"1e{fin.log10_loss:.1f}" if fin is not None else "none"
-    print(f"{label}: {sec:.2f} s, status {traj.status}, reached loss {reached}, stats {traj.stats}   "
-          f"(target ≤ 30 s)")
+    print(
+        f"{label}: {sec:.2f} s, status {traj.status}, reached loss {reached}, stats {traj.stats}   "
+        f"(target ≤ 30 s)"
+    )
 
 
 def main() -> int:
     print(f"python {sys.version.split()[0]}")
     bench_gd()
     ds = gaussian(n=100, d=50, k=3, seed=0)
-    bench_flow("flow, FC depth 3 width 100, n=100 d=50, to 1e-100",
-               Dense(d=50, depth=3, width=100, alpha=1.0, seed=0), ds, -100.0)
+    bench_flow(
+        "flow, FC depth 3 width 100, n=100 d=50, to 1e-100",
+        Dense(d=50, depth=3, width=100, alpha=1.0, seed=0),
+        ds,
+        -100.0,
+    )
     dsc = gaussian(n=64, d=256, k=3, seed=1)
-    bench_flow("flow, conv depth 3 d=256, n=64, to 1e-100", Conv(d=256, depth=3, alpha=1.0 / math.sqrt(256), seed=0),
-               dsc, -100.0)
+    bench_flow(
+        "flow, conv depth 3 d=256, n=64, to 1e-100",
+        Conv(d=256, depth=3, alpha=1.0 / math.sqrt(256), seed=0),
+        dsc,
+        -100.0,
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Dense, convolutional and general tensor networks: predictors, tensor special cases, invariants, bad input."""
+"""Dense, conv and general tensor networks: predictors, tensor special cases, invariants, bad input."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def test_tensor_reproduces_tied_diagonal(depth):
     beta_t = ten.predictor(tuple(np.concatenate([up, um]) for _ in range(depth)))
     np.testing.assert_allclose(beta_t, diag.predictor((up, um)), rtol=1e-14)
     # the constant init at scale α is the diagonal net's init
-    np.testing.assert_allclose(TensorNetwork.diagonal(d, depth, branches=2, alpha=0.7).init()[0],
-                               np.concatenate(diag.init()))
+    np.testing.assert_allclose(
+        TensorNetwork.diagonal(d, depth, branches=2, alpha=0.7).init()[0], np.concatenate(diag.init())
+    )
 
 
 def test_tensor_reproduces_untied_two_branch_diagonal():
@@ -55,8 +56,9 @@ def test_tensor_reproduces_untied_two_branch_diagonal():
     m = UntiedDiagonal(d=d, u0=0.3, v0=1.1)
     up, vp, um, vm = (rng.standard_normal(d) for _ in range(4))
     ten = TensorNetwork.diagonal(d, 2, branches=2)
-    np.testing.assert_allclose(ten.predictor((np.r_[up, um], np.r_[vp, vm])), m.predictor((up, vp, um, vm)),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        ten.predictor((np.r_[up, um], np.r_[vp, vm])), m.predictor((up, vp, um, vm)), rtol=1e-14
+    )
 
 
 def test_tensor_from_callable_and_dense_agree():
@@ -92,8 +94,10 @@ def test_conv_brute_force_tiny():
     net = Conv(d=d, depth=3, kernel_sizes=ks)
     ws = [rng.standard_normal(k) for k in ks]
     x = rng.standard_normal(d)
-    f = sum(x[(j1 + j2 + j3) % d] * ws[0][j1] * ws[1][j2] * ws[2][j3]
-            for j1, j2, j3 in itertools.product(*(range(k) for k in ks)))
+    f = sum(
+        x[(j1 + j2 + j3) % d] * ws[0][j1] * ws[1][j2] * ws[2][j3]
+        for j1, j2, j3 in itertools.product(*(range(k) for k in ks))
+    )
     assert abs(float(x @ net.predictor(ws)) - f) <= 1e-13 * max(1.0, abs(f))
     # the layer-by-layer definition of THEORY.md §4.1
     h = x.copy()
@@ -121,7 +125,7 @@ def test_dense_inits(init):
         assert float(jnp.max(jnp.abs(net.invariants(Ws)))) < 1e-15
     else:
         assert float(jnp.max(jnp.abs(net.invariants(Ws)))) > 1e-3
-    h = np.eye(6)                                   # layer-by-layer forward pass of the identity inputs
+    h = np.eye(6)  # layer-by-layer forward pass of the identity inputs
     for W in Ws:
         h = h @ np.asarray(W)
     np.testing.assert_allclose(h[:, 0], net.predictor(Ws), rtol=1e-13, atol=1e-16)
@@ -150,8 +154,14 @@ def _gf_invariant_drift(model, params, A, t1=3.0):
 
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, p, _: jax.tree_util.tree_map(lambda g: -g, jax.grad(loss)(p))),
-        diffrax.Dopri8(), 0.0, t1, 0.01, params,
-        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-14), max_steps=100_000)
+        diffrax.Dopri8(),
+        0.0,
+        t1,
+        0.01,
+        params,
+        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-14),
+        max_steps=100_000,
+    )
     p1 = jax.tree_util.tree_map(lambda x: x[-1], sol.ys)
     scale = sum(float(jnp.sum(v * v)) for v in jax.tree_util.tree_leaves(p1))
     drift = float(jnp.max(jnp.abs(model.invariants(p1) - model.invariants(params)))) / scale
@@ -165,9 +175,11 @@ def test_invariants_conserved_along_flow(kind):
     X = rng.standard_normal((n, d))
     y = np.sign(X[:, 0] + 0.1)
     A = y[:, None] * X
-    model = {"dense": Dense(d=d, depth=3, width=5, alpha=1.0, seed=0),
-             "conv": Conv(d=d, depth=3, alpha=0.7, seed=0),
-             "tensor": TensorNetwork.convolution(d, 2, (8, 3), alpha=0.8)}[kind]
+    model = {
+        "dense": Dense(d=d, depth=3, width=5, alpha=1.0, seed=0),
+        "conv": Conv(d=d, depth=3, alpha=0.7, seed=0),
+        "tensor": TensorNetwork.convolution(d, 2, (8, 3), alpha=0.8),
+    }[kind]
     drift, moved = _gf_invariant_drift(model, model.init(), A)
     assert moved
     assert drift < 1e-8

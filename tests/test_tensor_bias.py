@@ -112,7 +112,9 @@ def test_predict_routes():
     assert predict_classification(Diagonal(d=16, depth=2), DS).problem == "l1-max-margin"
     conv = predict_classification(Conv(d=16, depth=2), DS)
     assert conv.problem == "fourier-l1-max-margin"
-    with pytest.raises(BiasflowError, match="needs an orthogonally decomposable network, but fully connected"):
+    with pytest.raises(
+        BiasflowError, match="needs an orthogonally decomposable network, but fully connected"
+    ):
         predict_classification(Dense(d=16, depth=2, width=3), DS, require_decomposable=True)
     with pytest.raises(BiasflowError, match="shorter than d=16.*parameter_kkt"):
         predict_classification(Conv(d=16, depth=2, kernel_sizes=(4, 16)), DS, require_decomposable=True)

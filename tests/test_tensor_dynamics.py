@@ -27,8 +27,15 @@ def _gf(model, params, X, y, ts):
 
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, p, _: jax.tree_util.tree_map(lambda g: -g, jax.grad(loss)(p))),
-        diffrax.Dopri8(), 0.0, float(ts[-1]), 0.01, params, saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
-        stepsize_controller=diffrax.PIDController(rtol=1e-13, atol=1e-15), max_steps=200_000)
+        diffrax.Dopri8(),
+        0.0,
+        float(ts[-1]),
+        0.01,
+        params,
+        saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
+        stepsize_controller=diffrax.PIDController(rtol=1e-13, atol=1e-15),
+        max_steps=200_000,
+    )
     return [jax.tree_util.tree_map(lambda x, i=i: x[i], sol.ys) for i in range(len(ts))]
 
 
@@ -39,7 +46,7 @@ def test_saxe_sigmoid_deep_linear_regression(L):
     rng = np.random.default_rng(0)
     n, d, width, a0 = 8, 4, 3, 1e-2
     Q = np.linalg.qr(rng.standard_normal((n, d)))[0]
-    X = math.sqrt(n) * Q                                   # (1/n) XᵀX = I
+    X = math.sqrt(n) * Q  # (1/n) XᵀX = I
     bstar = rng.standard_normal(d)
     bstar *= 2.0 / np.linalg.norm(bstar)
     s = float(np.linalg.norm(bstar))
@@ -54,10 +61,17 @@ def test_saxe_sigmoid_deep_linear_regression(L):
         e = np.exp(2 * s * TS)
         ref = s * e / (e - 1 + s / a0)
     else:
-        sol = solve_ivp(lambda t, a: L * a ** (2 - 2 / L) * (s - a), (0, TS[-1]), [a0], t_eval=TS,
-                        rtol=1e-13, atol=1e-16, method="DOP853")
+        sol = solve_ivp(
+            lambda t, a: L * a ** (2 - 2 / L) * (s - a),
+            (0, TS[-1]),
+            [a0],
+            t_eval=TS,
+            rtol=1e-13,
+            atol=1e-16,
+            method="DOP853",
+        )
         ref = sol.y[0]
-    assert ref[-1] > 0.9 * s and ref[0] < 0.1 * s              # the sigmoid is traversed
+    assert ref[-1] > 0.9 * s and ref[0] < 0.1 * s  # the sigmoid is traversed
     np.testing.assert_allclose(norms, ref, rtol=1e-9)
     # β stays on the ray of β*, and the layers stay balanced
     b = np.asarray(net.predictor(states[-1]))

@@ -89,9 +89,11 @@ class Decomposition:
         raise BiasflowError(f"no transformed space: {self.reason}")
 
 
-_FC_REASON = ("fully connected networks of depth ≥ 2 are not orthogonally decomposable (every input "
-              "coordinate reaches every hidden unit, so M(x) is no sum of orthogonal rank-one terms); "
-              "their predicted limit is the ℓ2 max-margin (Ji & Telgarsky 2019a) instead")
+_FC_REASON = (
+    "fully connected networks of depth ≥ 2 are not orthogonally decomposable (every input "
+    "coordinate reaches every hidden unit, so M(x) is no sum of orthogonal rank-one terms); "
+    "their predicted limit is the ℓ2 max-margin (Ji & Telgarsky 2019a) instead"
+)
 
 
 def decompose(model, *, tol: float = 1e-10) -> Decomposition:
@@ -111,13 +113,20 @@ def decompose(model, *, tol: float = 1e-10) -> Decomposition:
         return Decomposition(True, "identity", f"{name}: diagonal network, transform S = I (β itself)", L)
     if isinstance(model, Conv):
         if model.full_length:
-            return Decomposition(True, "fourier", f"conv with full-length filters: transform S = DFT (d={model.d})",
-                                 model.depth)
+            return Decomposition(
+                True,
+                "fourier",
+                f"conv with full-length filters: transform S = DFT (d={model.d})",
+                model.depth,
+            )
         short = [l + 1 for l, k in enumerate(model.kernel_sizes) if k < model.d]
-        return Decomposition(False, "none",
-                             f"conv filters of layer(s) {short} are shorter than d={model.d}, so the layers do "
-                             "not share the Fourier basis and the network is not orthogonally decomposable",
-                             model.depth)
+        return Decomposition(
+            False,
+            "none",
+            f"conv filters of layer(s) {short} are shorter than d={model.d}, so the layers do "
+            "not share the Fourier basis and the network is not orthogonally decomposable",
+            model.depth,
+        )
     if isinstance(model, Dense):
         if model.depth == 1:
             return Decomposition(True, "identity", "a depth-1 dense net is the linear model (S = I)", 1)
@@ -128,19 +137,27 @@ def decompose(model, *, tol: float = 1e-10) -> Decomposition:
             return Decomposition(True, "identity", "diagonal tensor network: transform S = I", model.depth)
         if s == "convolution":
             if all(k == model.d for k in model.sizes):
-                return Decomposition(True, "fourier", "full-length convolutional tensor: transform S = DFT",
-                                     model.depth)
-            return Decomposition(False, "none", f"convolutional tensor with filter lengths {model.sizes} < "
-                                 f"d={model.d}: not orthogonally decomposable", model.depth)
+                return Decomposition(
+                    True, "fourier", "full-length convolutional tensor: transform S = DFT", model.depth
+                )
+            return Decomposition(
+                False,
+                "none",
+                f"convolutional tensor with filter lengths {model.sizes} < "
+                f"d={model.d}: not orthogonally decomposable",
+                model.depth,
+            )
         if s == "fully_connected" and model.depth >= 2:
             return Decomposition(False, "none", _FC_REASON, model.depth)
         return _decompose_dense(model.dense(), tol)
-    raise BiasflowError(f"cannot test orthogonal decomposability of a {name}; it applies to diagonal, dense, "
-                        "conv and tensor models")
+    raise BiasflowError(
+        f"cannot test orthogonal decomposability of a {name}; it applies to diagonal, dense, "
+        "conv and tensor models"
+    )
 
 
 def _decompose_dense(T: np.ndarray, tol: float) -> Decomposition:
-    d, sizes = T.shape[0], T.shape[1:]
+    sizes = T.shape[1:]
     L = len(sizes)
     candidates = [("identity", [np.eye(k) for k in sizes])]
     if len(set(sizes)) == 1:
@@ -168,12 +185,24 @@ def _decompose_dense(T: np.ndarray, tol: float) -> Decomposition:
             if np.allclose(S.imag, 0, atol=tol * np.abs(S).max()):
                 S = S.real
             cols = tuple(B[:, supp[:, l]] for l, B in enumerate(bases))
-            return Decomposition(True, "tensor", f"orthogonally decomposable in the {label} basis with "
-                                 f"{len(supp)} rank-one terms", L, S=S, bases=cols)
-        worst = worst or (f"in the {label} basis layer {clash[0] + 1} indices are shared by several terms "
-                          f"({len(supp)} terms, {len(np.unique(supp[:, clash[0]]))} distinct indices)")
-    return Decomposition(False, "none", "not orthogonally decomposable in the identity, Fourier or "
-                         f"layer-Gram eigenbases: {worst}", L)
+            return Decomposition(
+                True,
+                "tensor",
+                f"orthogonally decomposable in the {label} basis with {len(supp)} rank-one terms",
+                L,
+                S=S,
+                bases=cols,
+            )
+        worst = worst or (
+            f"in the {label} basis layer {clash[0] + 1} indices are shared by several terms "
+            f"({len(supp)} terms, {len(np.unique(supp[:, clash[0]]))} distinct indices)"
+        )
+    return Decomposition(
+        False,
+        "none",
+        f"not orthogonally decomposable in the identity, Fourier or layer-Gram eigenbases: {worst}",
+        L,
+    )
 
 
 # ------------------------------------------------------------------------------ Fourier-ℓ1 max-margin
@@ -200,13 +229,20 @@ class FourierMarginResult:
         return float((self.upper - self.margin) / abs(self.upper))
 
     def to_json(self) -> dict:
-        return {"status": self.status, "norm": "fourier-l1", "margin": self.margin,
-                "predictor": np.asarray(self.predictor).tolist(),
-                "certificate": {"dual": np.asarray(self.dual).tolist(), "upper_bound": self.upper,
-                                "relative_gap": self.rel_gap,
-                                "statement": "margin ≤ γ* ≤ ‖fft(Σ_i λ_i y_i x_i)‖_∞/d = upper_bound, "
-                                             "λ ≥ 0, Σλ = 1"},
-                "solver": self.solver, "seconds": self.seconds}
+        return {
+            "status": self.status,
+            "norm": "fourier-l1",
+            "margin": self.margin,
+            "predictor": np.asarray(self.predictor).tolist(),
+            "certificate": {
+                "dual": np.asarray(self.dual).tolist(),
+                "upper_bound": self.upper,
+                "relative_gap": self.rel_gap,
+                "statement": "margin ≤ γ* ≤ ‖fft(Σ_i λ_i y_i x_i)‖_∞/d = upper_bound, λ ≥ 0, Σλ = 1",
+            },
+            "solver": self.solver,
+            "seconds": self.seconds,
+        }
 
 
 def fourier_l1(beta) -> float:
@@ -271,8 +307,10 @@ def fourier_l1_max_margin(data: Dataset, *, weights=None) -> FourierMarginResult
     except cp.error.SolverError as e:
         raise BiasflowError(f"Clarabel failed on the Fourier-ℓ1 max-margin SOCP ({e})") from None
     if prob.status in ("infeasible", "infeasible_inaccurate"):
-        raise BiasflowError(f"{data.name}: the data are not linearly separable, so no max-margin predictor "
-                            "exists; check with biasflow.dynamics.separability.check")
+        raise BiasflowError(
+            f"{data.name}: the data are not linearly separable, so no max-margin predictor "
+            "exists; check with biasflow.dynamics.separability.check"
+        )
     if prob.status not in ("optimal", "optimal_inaccurate") or beta.value is None:
         raise BiasflowError(f"Clarabel returned status {prob.status!r} on the Fourier-ℓ1 SOCP")
     b = np.asarray(beta.value, dtype=float)
@@ -281,16 +319,28 @@ def fourier_l1_max_margin(data: Dataset, *, weights=None) -> FourierMarginResult
     lam = lam / lam.sum() if lam.sum() > 0 else np.full(data.n, 1.0 / data.n)
     upper = float(np.abs(np.fft.fft(A.T @ lam)).max() / d)
     margin = float(np.min(A @ b))
-    return FourierMarginResult(margin=margin, predictor=b, dual=lam, upper=upper,
-                               status="ok" if prob.status == "optimal" else "inaccurate",
-                               seconds=time.perf_counter() - t0)
+    return FourierMarginResult(
+        margin=margin,
+        predictor=b,
+        dual=lam,
+        upper=upper,
+        status="ok" if prob.status == "optimal" else "inaccurate",
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # ------------------------------------------------------------------------------ KKT residuals (§4.5)
 
 
-def transformed_kkt(beta, data: Dataset, depth: int, *, space: str = "identity", tol_margin: float = 1e-3,
-                    tol_support: float = 1e-3) -> dict:
+def transformed_kkt(
+    beta,
+    data: Dataset,
+    depth: int,
+    *,
+    space: str = "identity",
+    tol_margin: float = 1e-3,
+    tol_support: float = 1e-3,
+) -> dict:
     """KKT residual of min ‖Sβ‖_{2/L} s.t. X̃β ≥ 1 at β (THEORY.md §4.5), with S = I or S = DFT.
 
     β is first normalized to minimum margin 1. Active points A = {i : m_i ≤ 1 + tol_margin}; support S =
@@ -312,20 +362,27 @@ def transformed_kkt(beta, data: Dataset, depth: int, *, space: str = "identity",
     m = A @ b
     gamma = float(m.min())
     if not gamma > 0:
-        raise BiasflowError("the predictor does not separate the data (minimum margin ≤ 0); the KKT residual "
-                            "is defined for separating predictors only")
+        raise BiasflowError(
+            "the predictor does not separate the data (minimum margin ≤ 0); the KKT residual "
+            "is defined for separating predictors only"
+        )
     b = b / gamma
     m = m / gamma
     p = 2.0 / L
     active = np.flatnonzero(m <= 1.0 + tol_margin)
     d = data.d
-    if space == "identity":                      # the β-space problem: biasflow.bias.kkt owns it
+    if space == "identity":  # the β-space problem: biasflow.bias.kkt owns it
         from .kkt import kkt_residual
 
         r = kkt_residual(b, data, L, tol_active=tol_margin, tol_support=tol_support)
-        out = {"residual": float(r.residual), "active": np.asarray(r.active).tolist(),
-               "support": np.asarray(r.support).tolist(), "lambda": np.asarray(r.dual).tolist(), "p": p,
-               "space": space}
+        out = {
+            "residual": float(r.residual),
+            "active": np.asarray(r.active).tolist(),
+            "support": np.asarray(r.support).tolist(),
+            "lambda": np.asarray(r.dual).tolist(),
+            "p": p,
+            "space": space,
+        }
         if L == 2:
             out["off_support"] = float(r.offsupport)
         return out
@@ -334,16 +391,22 @@ def transformed_kkt(beta, data: Dataset, depth: int, *, space: str = "identity",
     supp = mod > tol_support * mod.max()
     u = np.zeros(d, complex)
     u[supp] = p * mod[supp] ** (p - 2.0) * z[supp]
-    g = np.real(d * np.fft.ifft(u))                           # Re(Fᴴu)
-    FA = np.fft.fft(A[active].T, axis=0)                      # spectra of the active rows
+    g = np.real(d * np.fft.ifft(u))  # Re(Fᴴu)
+    FA = np.fft.fft(A[active].T, axis=0)  # spectra of the active rows
     cols = np.real(np.fft.ifft(FA * supp[:, None], axis=0))
     scale = float(d)
     off = FA[~supp]
     gn = float(np.linalg.norm(g))
     lam, _ = nnls(cols, g, maxiter=50 * max(1, cols.shape[1]))
     res = float(np.linalg.norm(cols @ lam - g) / gn) if gn > 0 else math.inf
-    out = {"residual": res, "active": active.tolist(), "support": np.flatnonzero(supp).tolist(),
-           "lambda": lam.tolist(), "p": p, "space": space}
+    out = {
+        "residual": res,
+        "active": active.tolist(),
+        "support": np.flatnonzero(supp).tolist(),
+        "lambda": lam.tolist(),
+        "p": p,
+        "space": space,
+    }
     if L == 2:
         out["off_support"] = float(np.abs(off @ lam).max() / scale - 1.0) if off.size else -1.0
     return out
@@ -395,7 +458,7 @@ def fourier_l2L_candidate(data: Dataset, depth: int, *, iters: int = 20, eps: fl
     for _ in range(iters if L >= 3 else 0):
         z = np.abs(np.fft.rfft(b))
         w = (z + eps * z.max()) ** (p - 1.0)
-        with warnings.catch_warnings():      # strongly reweighted SOCPs may end "optimal_inaccurate"
+        with warnings.catch_warnings():  # strongly reweighted SOCPs may end "optimal_inaccurate"
             warnings.simplefilter("ignore", UserWarning)
             nb = fourier_l1_max_margin(data, weights=w / w.max()).predictor
         nb = nb / float(np.min(data.A @ nb))
@@ -430,13 +493,19 @@ class TransformedPrediction:
     message: str = ""
 
     def to_json(self) -> dict:
-        return {"problem": self.problem, "predictor": np.asarray(self.predictor).tolist(),
-                "decomposable": self.decomposition.decomposable, "transform": self.decomposition.kind,
-                "certificate": self.certificate, "message": self.message}
+        return {
+            "problem": self.problem,
+            "predictor": np.asarray(self.predictor).tolist(),
+            "decomposable": self.decomposition.decomposable,
+            "transform": self.decomposition.kind,
+            "certificate": self.certificate,
+            "message": self.message,
+        }
 
 
-def predict_classification(model, data: Dataset, *, require_decomposable: bool = False,
-                           candidate=None) -> TransformedPrediction:
+def predict_classification(
+    model, data: Dataset, *, require_decomposable: bool = False, candidate=None
+) -> TransformedPrediction:
     """The predicted limit direction of gradient flow on separable data for a linear tensor network.
 
     - diagonal (S = I): ℓ1 max-margin for L = 2 (HiGHS LP, :func:`biasflow.bias.margins.max_margin`);
@@ -456,61 +525,108 @@ def predict_classification(model, data: Dataset, *, require_decomposable: bool =
     _require_separable_classification(data, "a classification bias prediction")
     dec = decompose(model)
     L = dec.depth
-    is_fc = isinstance(model, Dense) or (isinstance(model, TensorNetwork) and model.structure == "fully_connected")
+    is_fc = isinstance(model, Dense) or (
+        isinstance(model, TensorNetwork) and model.structure == "fully_connected"
+    )
     if not dec.decomposable:
         if require_decomposable:
-            instead = ("the ℓ2 max-margin (FC limit) is available with require_decomposable=False" if is_fc else
-                       "use parameter_kkt(model, params, data) for the KKT system of min Σ‖v_l‖² s.t. "
-                       "margins ≥ 1")
-            raise BiasflowError(f"the transformed-space ℓ_{{2/L}} prediction needs an orthogonally decomposable "
-                                f"network, but {dec.reason}; {instead}")
+            instead = (
+                "the ℓ2 max-margin (FC limit) is available with require_decomposable=False"
+                if is_fc
+                else "use parameter_kkt(model, params, data) for the KKT system of min Σ‖v_l‖² s.t. "
+                "margins ≥ 1"
+            )
+            raise BiasflowError(
+                f"the transformed-space ℓ_{{2/L}} prediction needs an orthogonally decomposable "
+                f"network, but {dec.reason}; {instead}"
+            )
         if is_fc:
             r = max_margin(data, "l2")
-            return TransformedPrediction("l2-svm", r.predictor / r.margin, dec,
-                                         {"relative_gap": r.rel_gap, "margin": r.margin},
-                                         "fully connected: β/‖β‖ → ℓ2 max-margin (Ji & Telgarsky 2019a)")
-        raise BiasflowError(f"no closed prediction for this network: {dec.reason}; use parameter_kkt(model, "
-                            "params, data) on a trained network to check the parameter-space KKT system")
+            return TransformedPrediction(
+                "l2-svm",
+                r.predictor / r.margin,
+                dec,
+                {"relative_gap": r.rel_gap, "margin": r.margin},
+                "fully connected: β/‖β‖ → ℓ2 max-margin (Ji & Telgarsky 2019a)",
+            )
+        raise BiasflowError(
+            f"no closed prediction for this network: {dec.reason}; use parameter_kkt(model, "
+            "params, data) on a trained network to check the parameter-space KKT system"
+        )
     if dec.kind == "identity":
         if L <= 2:
             r = max_margin(data, "l1" if L == 2 else "l2")
             prob = "l1-max-margin" if L == 2 else "l2-svm"
-            return TransformedPrediction(prob, r.predictor / r.margin, dec,
-                                         {"relative_gap": r.rel_gap, "margin": r.margin},
-                                         f"diagonal, L = {L}: the {'ℓ1' if L == 2 else 'ℓ2'} max-margin "
-                                         "(global, convex)")
+            return TransformedPrediction(
+                prob,
+                r.predictor / r.margin,
+                dec,
+                {"relative_gap": r.rel_gap, "margin": r.margin},
+                f"diagonal, L = {L}: the {'ℓ1' if L == 2 else 'ℓ2'} max-margin (global, convex)",
+            )
         if candidate is None:
             from .kkt import lp_max_margin_best_effort
 
             r = lp_max_margin_best_effort(data, L)
-            return TransformedPrediction("l2/L-kkt", r.predictor / r.margin, dec, r.kkt.to_json(),
-                                         f"diagonal, L = {L}: best-effort stationary point of min ‖β‖_{{2/{L}}} "
-                                         "(reweighted ℓ1); the flow's limit may be another stationary point")
+            return TransformedPrediction(
+                "l2/L-kkt",
+                r.predictor / r.margin,
+                dec,
+                r.kkt.to_json(),
+                f"diagonal, L = {L}: best-effort stationary point of min ‖β‖_{{2/{L}}} "
+                "(reweighted ℓ1); the flow's limit may be another stationary point",
+            )
         b = np.asarray(candidate, dtype=float)
         kkt = transformed_kkt(b, data, L, space="identity")
-        return TransformedPrediction("l2/L-kkt", b / float(np.min(data.A @ b)), dec, kkt,
-                                     f"diagonal, L = {L}: stationary point of min ‖β‖_{{2/{L}}} (KKT residual)")
+        return TransformedPrediction(
+            "l2/L-kkt",
+            b / float(np.min(data.A @ b)),
+            dec,
+            kkt,
+            f"diagonal, L = {L}: stationary point of min ‖β‖_{{2/{L}}} (KKT residual)",
+        )
     if dec.kind == "fourier":
         if L == 1:
             r = max_margin(data, "l2")
-            return TransformedPrediction("l2-svm", r.predictor / r.margin, dec, {"relative_gap": r.rel_gap},
-                                         "a one-layer conv is linear: ℓ2 max-margin")
+            return TransformedPrediction(
+                "l2-svm",
+                r.predictor / r.margin,
+                dec,
+                {"relative_gap": r.rel_gap},
+                "a one-layer conv is linear: ℓ2 max-margin",
+            )
         if L == 2:
             r = fourier_l1_max_margin(data)
-            return TransformedPrediction("fourier-l1-max-margin", r.predictor / r.margin, dec,
-                                         {"relative_gap": r.rel_gap, "margin": r.margin, "upper": r.upper},
-                                         "full-length conv, L = 2: the Fourier-ℓ1 max-margin (convex, SOCP)")
+            return TransformedPrediction(
+                "fourier-l1-max-margin",
+                r.predictor / r.margin,
+                dec,
+                {"relative_gap": r.rel_gap, "margin": r.margin, "upper": r.upper},
+                "full-length conv, L = 2: the Fourier-ℓ1 max-margin (convex, SOCP)",
+            )
         if candidate is not None:
             b = np.asarray(candidate, dtype=float)
             kkt = transformed_kkt(b, data, L, space="fourier")
-            return TransformedPrediction("fourier-l2/L-kkt", b / float(np.min(data.A @ b)), dec, kkt,
-                                         f"full-length conv, L = {L}: stationarity of min ‖DFT β‖_{{2/{L}}}")
+            return TransformedPrediction(
+                "fourier-l2/L-kkt",
+                b / float(np.min(data.A @ b)),
+                dec,
+                kkt,
+                f"full-length conv, L = {L}: stationarity of min ‖DFT β‖_{{2/{L}}}",
+            )
         c = fourier_l2L_candidate(data, L)
-        return TransformedPrediction("fourier-l2/L-kkt", c["predictor"], dec, c["kkt"],
-                                     f"full-length conv, L = {L}: best-effort stationary point (reweighted "
-                                     "Fourier-ℓ1); the flow's limit may be another stationary point")
-    raise BiasflowError(f"predictions in a numerically found transform are not implemented ({dec.reason}); "
-                        "use transformed_kkt on Decomposition.transform(β)")
+        return TransformedPrediction(
+            "fourier-l2/L-kkt",
+            c["predictor"],
+            dec,
+            c["kkt"],
+            f"full-length conv, L = {L}: best-effort stationary point (reweighted "
+            "Fourier-ℓ1); the flow's limit may be another stationary point",
+        )
+    raise BiasflowError(
+        f"predictions in a numerically found transform are not implemented ({dec.reason}); "
+        "use transformed_kkt on Decomposition.transform(β)"
+    )
 
 
 # ------------------------------------------------------------------------------------- alignment
@@ -586,10 +702,10 @@ class _CoordinateFlow:
     """ρ_j = φ_j(τ_j) for an untied diagonal network in the transformed space (THEORY.md §4.4)."""
 
     L: int
-    c0: np.ndarray | None = None      # L = 2: (a + b)(0)
-    e0: np.ndarray | None = None      # L = 2: (a − b)(0)
-    alpha: np.ndarray | None = None   # L ≥ 3, equal gaps: α_j
-    g0: np.ndarray | None = None      # L ≥ 3: G_L(z_j(0))
+    c0: np.ndarray | None = None  # L = 2: (a + b)(0)
+    e0: np.ndarray | None = None  # L = 2: (a − b)(0)
+    alpha: np.ndarray | None = None  # L ≥ 3, equal gaps: α_j
+    g0: np.ndarray | None = None  # L ≥ 3: G_L(z_j(0))
 
     def phi(self, tau):
         if self.L == 2:
@@ -620,8 +736,9 @@ def _coordinate_flow(layers: list[np.ndarray], rtol: float = 1e-9) -> _Coordinat
     alpha2 = gaps[0]
     if not (np.all(np.abs(gaps - alpha2) <= rtol * np.maximum(1.0, np.abs(alpha2))) and np.all(alpha2 > 0)):
         raise BiasflowError(
-            f"the closed form of THEORY.md §4.4 for depth {L} needs equal positive gaps a_l(0)² − a_L(0)² = α_j² "
-            "for every l < L and coordinate j (the 'equal-gap' initialization), which this initialization does "
+            f"the closed form of THEORY.md §4.4 for depth {L} needs equal positive gaps "
+            "a_l(0)² − a_L(0)² = α_j² for every l < L and coordinate j (the 'equal-gap' initialization), "
+            "which this initialization does "
             "not satisfy; compare with a trained network instead"
         )
     alpha = np.sqrt(alpha2)
@@ -663,8 +780,10 @@ def yun_interpolant(X, y, layers, *, tol: float = 1e-12, max_iter: int = 200) ->
                     break
             t *= 0.5
         else:
-            raise BiasflowError("the interpolant's Newton iteration stalled; the data may not be interpolable "
-                                "by this network (need rank X = n)")
+            raise BiasflowError(
+                "the interpolant's Newton iteration stalled; the data may not be interpolable "
+                "by this network (need rank X = n)"
+            )
         nu = cand
     beta = flow.phi(X.T @ nu)
     if float(np.linalg.norm(X @ beta - y)) > 1e-8 * scale:
@@ -686,20 +805,38 @@ def predict_regression(model, data: Dataset, params0=None) -> TransformedPredict
     if data.task != "regression":
         raise BiasflowError("a regression prediction needs regression data (square loss)")
     dec = decompose(model)
-    if isinstance(model, Dense) or (isinstance(model, TensorNetwork) and model.structure == "fully_connected"):
+    if isinstance(model, Dense) or (
+        isinstance(model, TensorNetwork) and model.structure == "fully_connected"
+    ):
         b = min_l2_interpolant(data)
-        return TransformedPrediction("min-l2-interpolant", b, dec, {"residual": float(np.linalg.norm(data.X @ b - data.y))},
-                                     "fully connected: the α → 0 limit Xᵀ(XXᵀ)⁻¹y (distance O(α) at scale α)")
+        return TransformedPrediction(
+            "min-l2-interpolant",
+            b,
+            dec,
+            {"residual": float(np.linalg.norm(data.X @ b - data.y))},
+            "fully connected: the α → 0 limit Xᵀ(XXᵀ)⁻¹y (distance O(α) at scale α)",
+        )
     layers = None
     p0 = model.init() if params0 is None else params0
-    if isinstance(model, TensorNetwork) and model.structure == "diagonal" and model.meta.get("branches", 1) == 1:
+    if (
+        isinstance(model, TensorNetwork)
+        and model.structure == "diagonal"
+        and model.meta.get("branches", 1) == 1
+    ):
         layers = [np.asarray(v) for v in p0]
     elif isinstance(model, UntiedDiagonal) and model.branches == 1:
         layers = [np.asarray(v) for v in p0]
     if layers is None:
-        raise BiasflowError(f"no closed-form regression prediction for this {type(model).__name__} ({dec.reason}); "
-                            "closed forms cover fully connected nets (α → 0) and untied diagonal tensor networks; "
-                            "tied diagonal nets use biasflow.bias.potentials")
+        raise BiasflowError(
+            f"no closed-form regression prediction for this {type(model).__name__} ({dec.reason}); "
+            "closed forms cover fully connected nets (α → 0) and untied diagonal tensor networks; "
+            "tied diagonal nets use biasflow.bias.potentials"
+        )
     b = yun_interpolant(data.X, data.y, layers)
-    return TransformedPrediction("yun-interpolant", b, dec, {"residual": float(np.linalg.norm(data.X @ b - data.y))},
-                                 f"untied diagonal, L = {len(layers)}: Bregman interpolant of THEORY.md §4.4")
+    return TransformedPrediction(
+        "yun-interpolant",
+        b,
+        dec,
+        {"residual": float(np.linalg.norm(data.X @ b - data.y))},
+        f"untied diagonal, L = {len(layers)}: Bregman interpolant of THEORY.md §4.4",
+    )

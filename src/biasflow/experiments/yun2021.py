@@ -63,22 +63,35 @@ def classification(quick: bool) -> dict:
     gF = fourier_l1_max_margin(ds).margin
     d = ds.d
     nets = {
-        "FC, L=3 (→ ℓ2 SVM)": (Dense(d=d, depth=3, width=d, alpha=0.3, seed=0),
-                               lambda b: _gap(normalized_margin(b, ds, "l2"), g2)),
-        "diagonal, L=2 (→ ℓ1)": (Diagonal(d=d, depth=2, alpha=0.1),
-                                 lambda b: _gap(normalized_margin(b, ds, "l1"), g1)),
-        "conv, L=2 (→ Fourier ℓ1)": (Conv(d=d, depth=2, alpha=0.3, seed=0),
-                                     lambda b: _gap(float(np.min(ds.A @ b)) / fourier_l1(b), gF)),
-        "conv, L=3 (Fourier ℓ2/3 KKT)": (Conv(d=d, depth=3, alpha=0.3, seed=0),
-                                         lambda b: transformed_kkt(b, ds, 3, space="fourier")["residual"]),
+        "FC, L=3 (→ ℓ2 SVM)": (
+            Dense(d=d, depth=3, width=d, alpha=0.3, seed=0),
+            lambda b: _gap(normalized_margin(b, ds, "l2"), g2),
+        ),
+        "diagonal, L=2 (→ ℓ1)": (
+            Diagonal(d=d, depth=2, alpha=0.1),
+            lambda b: _gap(normalized_margin(b, ds, "l1"), g1),
+        ),
+        "conv, L=2 (→ Fourier ℓ1)": (
+            Conv(d=d, depth=2, alpha=0.3, seed=0),
+            lambda b: _gap(float(np.min(ds.A @ b)) / fourier_l1(b), gF),
+        ),
+        "conv, L=3 (Fourier ℓ2/3 KKT)": (
+            Conv(d=d, depth=3, alpha=0.3, seed=0),
+            lambda b: transformed_kkt(b, ds, 3, space="fourier")["residual"],
+        ),
     }
     out = {}
     for label, (model, metric) in nets.items():
         t0 = time.perf_counter()
         traj = _flow(model, ds, "exp", levels[-1], levels)
         pts = [(float(c.log10_loss), float(metric(np.asarray(c.predictor, float)))) for c in traj.checkpoints]
-        out[label] = {"status": traj.status, "message": traj.message, "points": pts,
-                      "model": model.config(), "seconds": time.perf_counter() - t0}
+        out[label] = {
+            "status": traj.status,
+            "message": traj.message,
+            "points": pts,
+            "model": model.config(),
+            "seconds": time.perf_counter() - t0,
+        }
     out["_refs"] = {"gamma_l2": g2, "gamma_l1": g1, "gamma_fourier_l1": gF}
     return out
 
@@ -109,8 +122,13 @@ def regression(quick: bool) -> dict:
         traj = _flow(net, ds, "square", until, [until])
         if traj.status == "ok" and traj.final is not None:
             b = np.asarray(traj.final.predictor, float)
-            yun.append((a, float(np.linalg.norm(b - pred) / np.linalg.norm(pred)),
-                        float(np.linalg.norm(b - b2) / np.linalg.norm(b2))))
+            yun.append(
+                (
+                    a,
+                    float(np.linalg.norm(b - pred) / np.linalg.norm(pred)),
+                    float(np.linalg.norm(b - b2) / np.linalg.norm(b2)),
+                )
+            )
     return {"fc": fc, "yun": yun, "until": until}
 
 
@@ -155,7 +173,9 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
         ax.plot(a, dist, marker="o", label="FC L=2: ‖β − β_minℓ2‖/‖β_minℓ2‖")
     if reg["yun"]:
         a, dyun, dl2 = zip(*reg["yun"], strict=True)
-        ax.plot(a, [max(v, 1e-16) for v in dyun], marker="s", label="untied diagonal L=2: to the §4.4 interpolant")
+        ax.plot(
+            a, [max(v, 1e-16) for v in dyun], marker="s", label="untied diagonal L=2: to the §4.4 interpolant"
+        )
         ax.plot(a, dl2, marker="^", ls="--", label="untied diagonal L=2: to min-ℓ2 (for contrast)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -175,16 +195,36 @@ def _decreasing(vals, slack: float = 1e-12) -> bool:
 
 def check_claims(cls: dict, reg: dict) -> list[Claim]:
     claims = []
-    specs = [("FC, L=3 (→ ℓ2 SVM)", "the normalized ℓ2-margin gap 1 − γ₂/γ₂* of a depth-3 FC net decreases with "
-              "log(1/ε) and is below 0.05 at the last checkpoint", 0.05, "Ji & Telgarsky 2019a; " + SOURCE),
-             ("diagonal, L=2 (→ ℓ1)", "the ℓ1-margin gap 1 − γ₁/γ₁* of a depth-2 diagonal net decreases with log(1/ε) "
-              "and is below 0.05 at the last checkpoint", 0.05, SOURCE + ", Theorem (ODec, S = I)"),
-             ("conv, L=2 (→ Fourier ℓ1)", "the Fourier-ℓ1 margin gap 1 − γ_F/γ_F* of a full-length depth-2 "
-              "circular conv net decreases with log(1/ε) and is below 0.05 at the last checkpoint", 0.05,
-              SOURCE + "; Gunasekar et al. 2018b"),
-             ("conv, L=3 (Fourier ℓ2/3 KKT)", "a full-length depth-3 conv net approaches a stationary point of "
-              "min ‖DFT β‖_{2/3}: its KKT residual falls below 0.05 by the last checkpoint", 0.05,
-              SOURCE + " (stationarity only, L ≥ 3)")]
+    specs = [
+        (
+            "FC, L=3 (→ ℓ2 SVM)",
+            "the normalized ℓ2-margin gap 1 − γ₂/γ₂* of a depth-3 FC net decreases with "
+            "log(1/ε) and is below 0.05 at the last checkpoint",
+            0.05,
+            "Ji & Telgarsky 2019a; " + SOURCE,
+        ),
+        (
+            "diagonal, L=2 (→ ℓ1)",
+            "the ℓ1-margin gap 1 − γ₁/γ₁* of a depth-2 diagonal net decreases with log(1/ε) "
+            "and is below 0.05 at the last checkpoint",
+            0.05,
+            SOURCE + ", Theorem (ODec, S = I)",
+        ),
+        (
+            "conv, L=2 (→ Fourier ℓ1)",
+            "the Fourier-ℓ1 margin gap 1 − γ_F/γ_F* of a full-length depth-2 "
+            "circular conv net decreases with log(1/ε) and is below 0.05 at the last checkpoint",
+            0.05,
+            SOURCE + "; Gunasekar et al. 2018b",
+        ),
+        (
+            "conv, L=3 (Fourier ℓ2/3 KKT)",
+            "a full-length depth-3 conv net approaches a stationary point of "
+            "min ‖DFT β‖_{2/3}: its KKT residual falls below 0.05 by the last checkpoint",
+            0.05,
+            SOURCE + " (stationarity only, L ≥ 3)",
+        ),
+    ]
     for label, text, tol, src in specs:
         r = cls.get(label, {"points": [], "status": "missing", "message": ""})
         pts = r["points"]
@@ -203,8 +243,15 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
         meas = ", ".join(f"α={a:g}: {v:.2e}" for a, v in fc)
     else:
         ok, meas = False, "no FC regression flow finished"
-    claims.append(Claim("FC regression: as α decreases the flow's limit approaches the minimum-ℓ2 interpolant "
-                        "Xᵀ(XXᵀ)⁻¹y (distance decreasing in α)", meas, bool(ok), SOURCE + "; THEORY.md §4.4"))
+    claims.append(
+        Claim(
+            "FC regression: as α decreases the flow's limit approaches the minimum-ℓ2 interpolant "
+            "Xᵀ(XXᵀ)⁻¹y (distance decreasing in α)",
+            meas,
+            bool(ok),
+            SOURCE + "; THEORY.md §4.4",
+        )
+    )
     yun = reg["yun"]
     if yun:
         worst = max(v for _, v, _ in yun)
@@ -212,9 +259,15 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
         meas = ", ".join(f"α={a:g}: {v:.1e} (to min-ℓ2: {w:.2f})" for a, v, w in yun)
     else:
         ok, meas = False, "no untied-diagonal regression flow finished"
-    claims.append(Claim("Untied diagonal regression, L = 2, general initialization: the flow ends at the closed-form "
-                        "Bregman interpolant of THEORY.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
-                        meas, bool(ok), SOURCE + "; THEORY.md §4.4, §8.19"))
+    claims.append(
+        Claim(
+            "Untied diagonal regression, L = 2, general initialization: the flow ends at the closed-form "
+            "Bregman interpolant of THEORY.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
+            meas,
+            bool(ok),
+            SOURCE + "; THEORY.md §4.4, §8.19",
+        )
+    )
     return claims
 
 
@@ -232,12 +285,23 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
     tmp.write_text(json.dumps({"classification": cls, "regression": reg}, default=float, indent=1))
     tmp.replace(raw)
     return ExperimentResult(
-        name="yun2021", title=TITLE, claims=claims, figures=figures,
-        config={"quick": quick, "classification_data": CLS, "regression_data": REG,
-                "levels": _levels(quick), "references": cls.get("_refs", {})},
-        summary=(f"Gradient flow (exp loss) of FC (L=3), diagonal (L=2) and full-length circular conv (L=2, 3) "
-                 f"networks on Gaussian data n={CLS['n']}, d={CLS['d']}, checkpoints down to ε = "
-                 f"1e{_levels(quick)[-1]:g}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
-                 f"ℓ_{{2/3}} KKT residual); square-loss flows of FC and untied diagonal networks (n={REG['n']}, "
-                 f"d={REG['d']}) compared with the interpolants of THEORY.md §4.4."),
-        seconds=time.perf_counter() - t0)
+        name="yun2021",
+        title=TITLE,
+        claims=claims,
+        figures=figures,
+        config={
+            "quick": quick,
+            "classification_data": CLS,
+            "regression_data": REG,
+            "levels": _levels(quick),
+            "references": cls.get("_refs", {}),
+        },
+        summary=(
+            f"Gradient flow (exp loss) of FC (L=3), diagonal (L=2) and full-length circular conv (L=2, 3) "
+            f"networks on Gaussian data n={CLS['n']}, d={CLS['d']}, checkpoints down to ε = "
+            f"1e{_levels(quick)[-1]:g}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
+            f"ℓ_{{2/3}} KKT residual); square-loss flows of FC and untied diagonal networks (n={REG['n']}, "
+            f"d={REG['d']}) compared with the interpolants of THEORY.md §4.4."
+        ),
+        seconds=time.perf_counter() - t0,
+    )

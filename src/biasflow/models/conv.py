@@ -93,13 +93,15 @@ class Conv:
         """w_l(0) = α·N(0, I_{k_l})."""
         key = jax.random.PRNGKey(self.seed) if key is None else key
         keys = jax.random.split(key, self.depth)
-        return tuple(self.alpha * jax.random.normal(k, (n,)) for k, n in zip(keys, self.kernel_sizes))
+        return tuple(
+            self.alpha * jax.random.normal(k, (n,)) for k, n in zip(keys, self.kernel_sizes, strict=True)
+        )
 
     def _check(self, params):
         if not isinstance(params, (tuple, list)) or len(params) != self.depth:
             raise BiasflowError(f"a depth-{self.depth} conv net needs a tuple of {self.depth} filters")
         ws = tuple(jnp.asarray(w) for w in params)
-        for l, (w, k) in enumerate(zip(ws, self.kernel_sizes)):
+        for l, (w, k) in enumerate(zip(ws, self.kernel_sizes, strict=True)):
             if w.shape != (k,):
                 raise BiasflowError(f"filter {l + 1} must have shape ({k},), got {w.shape}")
         return ws
@@ -118,7 +120,6 @@ class Conv:
             spec = spec * jnp.fft.rfft(w, n=self.d)
         return jnp.fft.irfft(spec, n=self.d)
 
-
     def invariants(self, params):
         """‖w_l‖² − ‖w_L‖² (l < L), then, for full-length filters, |rfft(w_l)_k|² − |rfft(w_L)_k|² per k."""
         ws = self._check(params)
@@ -130,18 +131,31 @@ class Conv:
         return jnp.concatenate(out)
 
     def config(self) -> dict:
-        return {"model": self.name, "depth": int(self.depth), "kernel_sizes": list(self.kernel_sizes),
-                "alpha": float(self.alpha), "seed": int(self.seed)}
+        return {
+            "model": self.name,
+            "depth": int(self.depth),
+            "kernel_sizes": list(self.kernel_sizes),
+            "alpha": float(self.alpha),
+            "seed": int(self.seed),
+        }
 
 
-def make_conv(d, depth=None, width=None, alpha=1.0, shape=None, seed=0,
-              kernel_sizes: Sequence[int] | None = None, **_) -> Conv:
+def make_conv(
+    d, depth=None, width=None, alpha=1.0, shape=None, seed=0, kernel_sizes: Sequence[int] | None = None, **_
+) -> Conv:
     """Factory for ``--model conv``: depth 2 by default; ``--width K`` gives every layer filters of length K
     (default d, the full-length orthogonally decomposable case); ``kernel_sizes`` sets them per layer."""
     if shape is not None:
-        raise BiasflowError("the conv model takes no --shape; set filter lengths with --width or kernel_sizes")
+        raise BiasflowError(
+            "the conv model takes no --shape; set filter lengths with --width or kernel_sizes"
+        )
     L = 2 if depth is None else depth
     if kernel_sizes is None and width is not None:
         kernel_sizes = (width,) * _positive_int(L, "depth")
-    return Conv(d=d, depth=L, kernel_sizes=None if kernel_sizes is None else tuple(kernel_sizes),
-                alpha=alpha, seed=seed)
+    return Conv(
+        d=d,
+        depth=L,
+        kernel_sizes=None if kernel_sizes is None else tuple(kernel_sizes),
+        alpha=alpha,
+        seed=seed,
+    )

@@ -65,7 +65,9 @@ class Dense:
         L = _positive_int(self.depth, "depth")
         _positive_alpha(self.alpha)
         if self.init_kind not in INITS:
-            raise BiasflowError(f"unknown init {self.init_kind!r} for a dense net; use one of {', '.join(INITS)}")
+            raise BiasflowError(
+                f"unknown init {self.init_kind!r} for a dense net; use one of {', '.join(INITS)}"
+            )
         if self.widths is not None:
             widths = tuple(self.widths)
             if len(widths) != L - 1:
@@ -80,8 +82,9 @@ class Dense:
         object.__setattr__(self, "widths", widths)
         if self.width is None and widths:
             object.__setattr__(self, "width", widths[0] if len(set(widths)) == 1 else None)
-        check_memory(self.memory_estimate(), f"a dense net with layer sizes {self.dims}",
-                     "reduce --width or --depth")
+        check_memory(
+            self.memory_estimate(), f"a dense net with layer sizes {self.dims}", "reduce --width or --depth"
+        )
 
     @property
     def dims(self) -> tuple:
@@ -95,7 +98,7 @@ class Dense:
     @property
     def n_params(self) -> int:
         dims = self.dims
-        return int(sum(a * b for a, b in zip(dims[:-1], dims[1:])))
+        return int(sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)))
 
     def memory_estimate(self) -> int:
         """Bytes: the solver's working copies of the parameters and the invariant matrices."""
@@ -109,25 +112,29 @@ class Dense:
         dims, a = self.dims, self.alpha
         keys = jax.random.split(key, len(dims))
         if self.init_kind == "gaussian":
-            return tuple(a * jax.random.normal(k, (m, n)) / jnp.sqrt(m)
-                         for k, m, n in zip(keys, dims[:-1], dims[1:]))
+            return tuple(
+                a * jax.random.normal(k, (m, n)) / jnp.sqrt(m)
+                for k, m, n in zip(keys[:-1], dims[:-1], dims[1:], strict=True)
+            )
         if self.init_kind == "orthogonal":
             out = []
-            for k, m, n in zip(keys, dims[:-1], dims[1:]):
+            for k, m, n in zip(keys[:-1], dims[:-1], dims[1:], strict=True):
                 g = jax.random.normal(k, (max(m, n), min(m, n)))
                 q, r = jnp.linalg.qr(g)
-                q = q * jnp.sign(jnp.diagonal(r))          # Haar-distributed
+                q = q * jnp.sign(jnp.diagonal(r))  # Haar-distributed
                 out.append(a * (q if m >= n else q.T))
             return tuple(out)
         units = []
-        for k, m in zip(keys, dims):
+        for k, m in zip(keys, dims, strict=True):
             u = jax.random.normal(k, (m,))
             units.append(u / jnp.linalg.norm(u) if m > 1 else jnp.ones(1))
         return tuple(a * jnp.outer(units[l], units[l + 1]) for l in range(len(dims) - 1))
 
     def _check(self, params):
         if not isinstance(params, (tuple, list)) or len(params) != self.depth:
-            raise BiasflowError(f"a depth-{self.depth} dense net needs a tuple of {self.depth} weight matrices")
+            raise BiasflowError(
+                f"a depth-{self.depth} dense net needs a tuple of {self.depth} weight matrices"
+            )
         Ws = tuple(jnp.asarray(W) for W in params)
         dims = self.dims
         for l, W in enumerate(Ws):
@@ -143,27 +150,47 @@ class Dense:
             v = W @ v
         return v
 
-
     def invariants(self, params):
         """W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for l = 1…L−1, flattened and concatenated (THEORY.md §8.2)."""
         Ws = self._check(params)
         if len(Ws) == 1:
             return jnp.zeros(0)
-        return jnp.concatenate([(Ws[l].T @ Ws[l] - Ws[l + 1] @ Ws[l + 1].T).ravel()
-                                for l in range(len(Ws) - 1)])
+        return jnp.concatenate(
+            [(Ws[l].T @ Ws[l] - Ws[l + 1] @ Ws[l + 1].T).ravel() for l in range(len(Ws) - 1)]
+        )
 
     def config(self) -> dict:
-        return {"model": self.name, "depth": int(self.depth), "widths": list(self.widths),
-                "width": None if self.width is None else int(self.width), "alpha": float(self.alpha),
-                "init": self.init_kind, "seed": int(self.seed)}
+        return {
+            "model": self.name,
+            "depth": int(self.depth),
+            "widths": list(self.widths),
+            "width": None if self.width is None else int(self.width),
+            "alpha": float(self.alpha),
+            "init": self.init_kind,
+            "seed": int(self.seed),
+        }
 
 
-def make_dense(d, depth=None, width=None, alpha=1.0, shape=None, seed=0, init=None,
-               widths: Sequence[int] | None = None, **_) -> Dense:
+def make_dense(
+    d,
+    depth=None,
+    width=None,
+    alpha=1.0,
+    shape=None,
+    seed=0,
+    init=None,
+    widths: Sequence[int] | None = None,
+    **_,
+) -> Dense:
     """Factory for ``--model dense`` (depth 2 and width d by default; ``init`` gaussian)."""
     if shape is not None:
         raise BiasflowError("the dense model takes no --shape; choose init= gaussian, orthogonal or balanced")
-    return Dense(d=d, depth=2 if depth is None else depth, width=width,
-                 widths=None if widths is None else tuple(widths), alpha=alpha,
-                 init_kind="gaussian" if init is None else init, seed=seed)
-
+    return Dense(
+        d=d,
+        depth=2 if depth is None else depth,
+        width=width,
+        widths=None if widths is None else tuple(widths),
+        alpha=alpha,
+        init_kind="gaussian" if init is None else init,
+        seed=seed,
+    )

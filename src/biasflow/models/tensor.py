@@ -140,8 +140,10 @@ class TensorNetwork:
         object.__setattr__(self, "sizes", sizes)
         _positive_alpha(self.alpha)
         if self.init_kind not in ("gaussian", "constant", "explicit"):
-            raise BiasflowError(f"unknown init {self.init_kind!r} for a tensor network; use gaussian or "
-                                "constant (or with_init(params) for explicit parameters)")
+            raise BiasflowError(
+                f"unknown init {self.init_kind!r} for a tensor network; use gaussian or "
+                "constant (or with_init(params) for explicit parameters)"
+            )
         index = np.asarray(self.index)
         value = np.asarray(self.value, dtype=np.float64)
         L = len(sizes)
@@ -163,8 +165,11 @@ class TensorNetwork:
         value.setflags(write=False)
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "value", value)
-        check_memory(self.memory_estimate(), f"tensor network with {self.nnz} nonzeros and layers {sizes}",
-                     "use a sparser structure or a smaller network")
+        check_memory(
+            self.memory_estimate(),
+            f"tensor network with {self.nnz} nonzeros and layers {sizes}",
+            "use a sparser structure or a smaller network",
+        )
 
     # ------------------------------------------------------------------------------------- protocol
     @property
@@ -194,7 +199,10 @@ class TensorNetwork:
         key = jax.random.PRNGKey(self.seed) if key is None else key
         keys = jax.random.split(key, len(self.sizes))
         scales = self.meta.get("init_std", [1.0] * len(self.sizes))
-        return tuple(self.alpha * s * jax.random.normal(k, (n,)) for k, n, s in zip(keys, self.sizes, scales))
+        return tuple(
+            self.alpha * s * jax.random.normal(k, (n,))
+            for k, n, s in zip(keys, self.sizes, scales, strict=True)
+        )
 
     def predictor(self, params):
         """β_j = Σ_{entries with first index j} T[j, j_1, …, j_L] Π_l v_l[j_l]."""
@@ -204,7 +212,6 @@ class TensorNetwork:
             prod = prod * v[self.index[:, l + 1]]
         return jax.ops.segment_sum(prod, jnp.asarray(self.index[:, 0]), num_segments=self.d)
 
-
     def invariants(self, params):
         """‖v_l‖² − ‖v_L‖² for l < L: conserved by gradient flow of any multilinear model, since
         d‖v_l‖²/dt = −2⟨∇_β ℒ, β⟩ for every l (THEORY.md §8.2)."""
@@ -213,16 +220,25 @@ class TensorNetwork:
         return sq[:-1] - sq[-1]
 
     def config(self) -> dict:
-        return {"model": self.name, "depth": self.depth, "alpha": float(self.alpha),
-                "structure": self.structure, "sizes": list(self.sizes), "nnz": self.nnz,
-                "init": self.init_kind, "seed": int(self.seed)}
+        return {
+            "model": self.name,
+            "depth": self.depth,
+            "alpha": float(self.alpha),
+            "structure": self.structure,
+            "sizes": list(self.sizes),
+            "nnz": self.nnz,
+            "init": self.init_kind,
+            "seed": int(self.seed),
+        }
 
     def _check_params(self, params):
         if not isinstance(params, (tuple, list)) or len(params) != len(self.sizes):
-            raise BiasflowError(f"a tensor network with {len(self.sizes)} layers needs a tuple of "
-                                f"{len(self.sizes)} parameter vectors")
+            raise BiasflowError(
+                f"a tensor network with {len(self.sizes)} layers needs a tuple of "
+                f"{len(self.sizes)} parameter vectors"
+            )
         vs = tuple(jnp.asarray(v) for v in params)
-        for l, (v, k) in enumerate(zip(vs, self.sizes)):
+        for l, (v, k) in enumerate(zip(vs, self.sizes, strict=True)):
             if v.shape != (k,):
                 raise BiasflowError(f"layer {l + 1} parameters must have shape ({k},), got {v.shape}")
         return vs
@@ -246,8 +262,11 @@ class TensorNetwork:
     def dense(self) -> np.ndarray:
         """T as a dense (d, k_1, …, k_L) array (size-checked against the memory budget)."""
         size = self.d * math.prod(self.sizes)
-        check_memory(8.0 * size, f"the dense tensor of shape {(self.d, *self.sizes)}",
-                     "inspect it through its sparse entries instead")
+        check_memory(
+            8.0 * size,
+            f"the dense tensor of shape {(self.d, *self.sizes)}",
+            "inspect it through its sparse entries instead",
+        )
         T = np.zeros((self.d, *self.sizes))
         np.add.at(T, tuple(self.index.T), self.value)
         return T
@@ -265,8 +284,9 @@ class TensorNetwork:
 
     # ----------------------------------------------------------------------------------- constructors
     @classmethod
-    def from_dense(cls, T, *, alpha: float = 1.0, init: str = "gaussian", seed: int = 0,
-                   tol: float = 0.0) -> TensorNetwork:
+    def from_dense(
+        cls, T, *, alpha: float = 1.0, init: str = "gaussian", seed: int = 0, tol: float = 0.0
+    ) -> TensorNetwork:
         """From a dense array T of shape (d, k_1, …, k_L) with T[j] = M(e_j); entries with |T| ≤ tol dropped.
 
         >>> T = np.zeros((2, 2, 2)); T[0, 0, 0] = T[1, 1, 1] = 1.0
@@ -275,12 +295,22 @@ class TensorNetwork:
         """
         T = np.asarray(T, dtype=np.float64)
         if T.ndim < 2:
-            raise BiasflowError(f"a tensor network needs T of shape (d, k_1, …, k_L) with L ≥ 1; got {T.shape}")
+            raise BiasflowError(
+                f"a tensor network needs T of shape (d, k_1, …, k_L) with L ≥ 1; got {T.shape}"
+            )
         if not np.all(np.isfinite(T)):
             raise BiasflowError("tensor values must be finite")
         idx = np.argwhere(np.abs(T) > tol)
-        return cls(d=T.shape[0], sizes=T.shape[1:], index=idx, value=T[tuple(idx.T)], alpha=alpha,
-                   init_kind=init, seed=seed, structure="dense")
+        return cls(
+            d=T.shape[0],
+            sizes=T.shape[1:],
+            index=idx,
+            value=T[tuple(idx.T)],
+            alpha=alpha,
+            init_kind=init,
+            seed=seed,
+            structure="dense",
+        )
 
     @classmethod
     def from_callable(cls, M: Callable, d: int, **options) -> TensorNetwork:
@@ -297,13 +327,23 @@ class TensorNetwork:
             raise BiasflowError(f"M(x) must have the same shape for every x; got {sorted(shapes)}")
         T = np.stack(slices)
         x = np.random.default_rng(0).standard_normal(d)
-        if not np.allclose(np.asarray(M(x), dtype=np.float64), np.tensordot(x, T, axes=1), rtol=1e-10, atol=1e-12):
+        if not np.allclose(
+            np.asarray(M(x), dtype=np.float64), np.tensordot(x, T, axes=1), rtol=1e-10, atol=1e-12
+        ):
             raise BiasflowError("M(x) is not linear in x: M(x) differs from Σ_j x_j M(e_j) at a random x")
         return cls.from_dense(T, **options)
 
     @classmethod
-    def diagonal(cls, d: int, depth: int = 2, *, branches: int = 1, alpha: float = 1.0,
-                 init: str = "constant", seed: int = 0) -> TensorNetwork:
+    def diagonal(
+        cls,
+        d: int,
+        depth: int = 2,
+        *,
+        branches: int = 1,
+        alpha: float = 1.0,
+        init: str = "constant",
+        seed: int = 0,
+    ) -> TensorNetwork:
         """The diagonal network: β = v_1⊙⋯⊙v_L (``branches=1``) or Π v_l[:d] − Π v_l[d:] (``branches=2``)."""
         d = _positive_int(d, "input dimension d")
         L = _positive_int(depth, "depth")
@@ -314,15 +354,24 @@ class TensorNetwork:
             idx = np.repeat(j[:, None], L + 1, axis=1)
             val = np.ones(d)
         else:
-            idx = np.concatenate([np.repeat(j[:, None], L + 1, axis=1),
-                                  np.column_stack([j] + [j + d] * L)])
+            idx = np.concatenate([np.repeat(j[:, None], L + 1, axis=1), np.column_stack([j] + [j + d] * L)])
             val = np.concatenate([np.ones(d), -np.ones(d)])
-        return cls(d=d, sizes=(branches * d,) * L, index=idx, value=val, alpha=alpha, init_kind=init,
-                   seed=seed, structure="diagonal", meta={"branches": branches})
+        return cls(
+            d=d,
+            sizes=(branches * d,) * L,
+            index=idx,
+            value=val,
+            alpha=alpha,
+            init_kind=init,
+            seed=seed,
+            structure="diagonal",
+            meta={"branches": branches},
+        )
 
     @classmethod
-    def fully_connected(cls, d: int, widths: Sequence[int] = (), *, alpha: float = 1.0,
-                        init: str = "gaussian", seed: int = 0) -> TensorNetwork:
+    def fully_connected(
+        cls, d: int, widths: Sequence[int] = (), *, alpha: float = 1.0, init: str = "gaussian", seed: int = 0
+    ) -> TensorNetwork:
         """The FC net f = xᵀW_1⋯W_L with hidden widths ``widths`` (L = len(widths) + 1), v_l = vec W_l.
 
         The Gaussian init matches :class:`~biasflow.models.Dense`: entries of W_l are α·N(0, 1/d_{l−1}).
@@ -332,47 +381,92 @@ class TensorNetwork:
         dims = (d, *widths, 1)
         L = len(dims) - 1
         nnz = math.prod(dims[:-1])
-        check_memory(8.0 * 4 * nnz * (L + 2), f"the fully connected tensor network with dims {dims}",
-                     "use the dense model (--model dense), which never forms the tensor")
+        check_memory(
+            8.0 * 4 * nnz * (L + 2),
+            f"the fully connected tensor network with dims {dims}",
+            "use the dense model (--model dense), which never forms the tensor",
+        )
         # enumerate paths (a_1, …, a_L) with a_l < d_{l−1}; slot l holds the flat index a_l·d_l + a_{l+1}
-        grids = np.indices(dims[:-1]).reshape(L, -1).T            # (nnz, L): a_1..a_L
+        grids = np.indices(dims[:-1]).reshape(L, -1).T  # (nnz, L): a_1..a_L
         nxt = np.column_stack([grids[:, 1:], np.zeros(len(grids), dtype=np.int64)])
         slots = grids * np.array(dims[1:]) + nxt
         idx = np.column_stack([grids[:, 0], slots])
         std = [1.0 / math.sqrt(n) for n in dims[:-1]]
-        return cls(d=d, sizes=tuple(a * b for a, b in zip(dims[:-1], dims[1:])), index=idx,
-                   value=np.ones(len(idx)), alpha=alpha, init_kind=init, seed=seed,
-                   structure="fully_connected", meta={"dims": dims, "init_std": std})
+        return cls(
+            d=d,
+            sizes=tuple(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)),
+            index=idx,
+            value=np.ones(len(idx)),
+            alpha=alpha,
+            init_kind=init,
+            seed=seed,
+            structure="fully_connected",
+            meta={"dims": dims, "init_std": std},
+        )
 
     @classmethod
-    def convolution(cls, d: int, depth: int = 2, kernel_sizes: Sequence[int] | None = None, *,
-                    alpha: float = 1.0, init: str = "gaussian", seed: int = 0) -> TensorNetwork:
+    def convolution(
+        cls,
+        d: int,
+        depth: int = 2,
+        kernel_sizes: Sequence[int] | None = None,
+        *,
+        alpha: float = 1.0,
+        init: str = "gaussian",
+        seed: int = 0,
+    ) -> TensorNetwork:
         """The circular convolutional net: M(x)[j_1, …, j_L] = x_{(j_1+⋯+j_L) mod d}, j_l < k_l."""
         d = _positive_int(d, "input dimension d")
         L = _positive_int(depth, "depth")
         ks = (d,) * L if kernel_sizes is None else tuple(kernel_sizes)
         if len(ks) != L:
-            raise BiasflowError(f"kernel_sizes has {len(ks)} entries but depth is {L}; give one size per layer")
+            raise BiasflowError(
+                f"kernel_sizes has {len(ks)} entries but depth is {L}; give one size per layer"
+            )
         for l, k in enumerate(ks):
             if not (isinstance(k, (int, np.integer)) and 1 <= k <= d):
                 raise BiasflowError(f"kernel size of layer {l + 1} must be an integer in 1..{d} (got {k!r})")
         nnz = math.prod(ks)
-        check_memory(8.0 * 4 * nnz * (L + 2), f"the convolutional tensor network with kernels {ks}",
-                     "use the conv model (--model conv), which uses FFTs and never forms the tensor")
+        check_memory(
+            8.0 * 4 * nnz * (L + 2),
+            f"the convolutional tensor network with kernels {ks}",
+            "use the conv model (--model conv), which uses FFTs and never forms the tensor",
+        )
         js = np.array(list(itertools.product(*[range(k) for k in ks])), dtype=np.int64).reshape(-1, L)
         idx = np.column_stack([js.sum(axis=1) % d, js])
-        return cls(d=d, sizes=ks, index=idx, value=np.ones(len(idx)), alpha=alpha, init_kind=init,
-                   seed=seed, structure="convolution", meta={"kernel_sizes": ks})
+        return cls(
+            d=d,
+            sizes=ks,
+            index=idx,
+            value=np.ones(len(idx)),
+            alpha=alpha,
+            init_kind=init,
+            seed=seed,
+            structure="convolution",
+            meta={"kernel_sizes": ks},
+        )
 
 
-def make_tensor(d, depth=None, width=None, alpha=1.0, shape=None, seed=0, structure=None,
-                kernel_sizes=None, tensor=None, **_) -> TensorNetwork:
+def make_tensor(
+    d,
+    depth=None,
+    width=None,
+    alpha=1.0,
+    shape=None,
+    seed=0,
+    structure=None,
+    kernel_sizes=None,
+    tensor=None,
+    **_,
+) -> TensorNetwork:
     """Factory for ``--model tensor``: ``structure`` is ``diagonal`` (default, Yun's untied deep diagonal
     β = v_1⊙⋯⊙v_L from v_l = α·1), ``dense`` (the FC tensor network; default when ``width`` is given),
     ``conv`` (full-length circular convolution unless ``kernel_sizes``), or a dense (d, k_1, …, k_L) array
     or ``.npy`` path given as ``tensor``."""
     if shape is not None:
-        raise BiasflowError("the tensor model takes no --shape; its structure is set by --width or structure=")
+        raise BiasflowError(
+            "the tensor model takes no --shape; its structure is set by --width or structure="
+        )
     if tensor is not None:
         T = np.load(tensor, allow_pickle=False) if isinstance(tensor, (str, os.PathLike)) else tensor
         T = np.asarray(T)
@@ -386,7 +480,9 @@ def make_tensor(d, depth=None, width=None, alpha=1.0, shape=None, seed=0, struct
         return TensorNetwork.diagonal(d, L, alpha=alpha, seed=seed)
     if structure in ("dense", "fully_connected"):
         w = d if width is None else width
-        return TensorNetwork.fully_connected(d, (w,) * (_positive_int(L, "depth") - 1), alpha=alpha, seed=seed)
+        return TensorNetwork.fully_connected(
+            d, (w,) * (_positive_int(L, "depth") - 1), alpha=alpha, seed=seed
+        )
     if structure in ("conv", "convolution"):
         return TensorNetwork.convolution(d, L, kernel_sizes, alpha=alpha, seed=seed)
     raise BiasflowError(f"unknown tensor structure {structure!r}; use diagonal, dense or conv")
