@@ -57,7 +57,8 @@ def test_sharpness_vs_dense_hessian_small_nets():
     for model, ds, loss in cases:
         p = model.init(jax.random.PRNGKey(0))
         # move away from the symmetric init so the Hessian is generic
-        p = jax.tree_util.tree_map(lambda a: a * (1.0 + 0.1 * jnp.arange(a.size).reshape(a.shape) / a.size), p)
+        p = jax.tree_util.tree_map(lambda a: a * (1.0 + 0.1 * jnp.arange(a.size).reshape(a.shape) / a.size),
+                                   p)
         f = _loss_fn(model, ds, loss)
         ref = np.linalg.eigvalsh(np.asarray(jax.jit(lambda q, f=f: hessian_dense(f, q))(p)))[-1]
         lam, _ = jax.jit(lambda q, f=f: sharpness(f, q, iters=30))(p)
