@@ -122,9 +122,15 @@ def gather(directory: str | Path) -> dict:
         s["runs"] += 1
         if r.get("status") != "ok" and not s["message"]:
             s["message"] = r.get("message")
-    config = ""
+    config, sweep_name = "", None
     if (root / "sweep.toml").exists():
+        import tomllib
+
         config = (root / "sweep.toml").read_text()
+        try:
+            sweep_name = tomllib.loads(config).get("name")
+        except tomllib.TOMLDecodeError:
+            sweep_name = None
     elif exp is not None:
         config = json.dumps(exp.get("config", {}), indent=2, default=str)
     versions = {"biasflow": __version__}
@@ -132,7 +138,7 @@ def gather(directory: str | Path) -> dict:
         versions.update({k: v for k, v in store.meta.items() if k in ("jax", "pyarrow", "duckdb")})
     claims = (exp or {}).get("claims", [])
     return {
-        "title": (exp or {}).get("title") or f"Sweep {rows[0].get('sweep') if rows else root.name}",
+        "title": (exp or {}).get("title") or f"Sweep {sweep_name or (rows[0].get('sweep') if rows else None) or root.name}",
         "summary": (exp or {}).get("summary", ""),
         "seconds": (exp or {}).get("seconds"),
         "claims": claims,

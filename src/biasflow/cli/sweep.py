@@ -114,22 +114,29 @@ def results(
     from ..store import Store
 
     st = Store(directory, create=False)
-    if not st.fragments() and "results" in sql:
-        pass
     if sql.strip().upper().startswith("SELECT * EXCLUDE (PREDICTOR)") and "predictor" not in st.columns():
         sql = sql.replace("EXCLUDE (predictor) ", "")
     rows = st.query(sql)
     if as_json:
-        from ._common import _jsonable
         import sys
 
+        from ._common import _jsonable
+
         sys.stdout.write(json.dumps(_jsonable(rows)) + "\n")
+        return 0
+    import sys
+
+    cols = list(rows[0]) if rows else []
+    if not sys.stdout.isatty():   # piped: tab-separated text with a header line
+        print("\t".join(cols))
+        for r in rows:
+            print("\t".join(_short(r[c]) for c in cols))
+        stderr.print(f"{len(rows)} row(s)")
         return 0
     from rich.console import Console
     from rich.table import Table
 
     table = Table(show_lines=False)
-    cols = list(rows[0]) if rows else []
     for c in cols:
         table.add_column(c)
     for r in rows:
