@@ -49,6 +49,9 @@ COLUMNS: dict[str, str] = {
     "kkt_l1_offsupport": "D = 2: max_{j∉S}|X̃_Aᵀλ|_j − 1 (≤ 0 at the ℓ1 optimum); NaN for D ≥ 3",
     "rho_nsv": "non-support dual fraction Σ_{m̃_i>1+active_tol} λ_i/Σλ_i, λ the flow's dual (0 iff β̃ solves "
                "its Q_μ problem)",
+    "rho_nsv_pred": "flow dual mass outside the prediction's support vectors (Q_μ: λ_pred,i = 0; ℓ1/ℓ2 "
+                    "limit: the LP/QP dual's support) / total: robust to margins that approach 1 slowly; NaN "
+                    "for predictions without support vectors",
     "log10_mu": "log10(α^D/γ), the Q_μ parameter of the checkpoint (uniform α)",
     # regression
     "residual": "‖Xβ − y‖/max(1, ‖y‖) (regression)",
@@ -58,15 +61,20 @@ COLUMNS: dict[str, str] = {
 }
 """Column name → meaning of every metric :func:`compare` returns."""
 
-_CLS = ("gamma", "gamma_l1", "gamma_l2", "gamma_l2D", "gap_l1", "gap_l2", "gap_l2D", "kkt_l2D",
-        "kkt_l1_offsupport", "rho_nsv", "log10_mu")
-_REG = ("residual", "l1_ratio", "dist_l2", "kkt_q")
-
-
 def _support(beta, tol):
     a = np.abs(np.asarray(beta, float))
     m = float(a.max()) if a.size else 0.0
     return set(np.flatnonzero(a > tol * m).tolist()) if m > 0 else set()
+
+
+def _prediction_support_vectors(pred):
+    """Indices of the prediction's support vectors (None when it has no dual)."""
+    if pred.kind == "q_mu" and pred.dual is not None:
+        lam = np.asarray(pred.dual, float)
+        return np.flatnonzero(lam > 1e-9 * max(float(lam.max()), 1e-300))
+    if pred.kind in ("l1", "l2") and pred.kind in pred.references:
+        return pred.references[pred.kind].support
+    return None
 
 
 def flow_dual(beta, pred, data: Dataset) -> np.ndarray | None:
@@ -135,6 +143,11 @@ def compare_predictor(beta, prediction, *, data: Dataset | None = None, test: Da
                 tot = float(lp.sum())
                 if tot > 0:
                     row["rho_nsv"] = float(lp[m / gam > 1.0 + active_tol].sum()) / tot
+                    sv = _prediction_support_vectors(prediction)
+                    if sv is not None:
+                        out = np.ones(ds.n, bool)
+                        out[sv] = False
+                        row["rho_nsv_pred"] = float(lp[out].sum()) / tot
             alpha = prediction.model.get("alpha")
             if alpha:
                 row["log10_mu"] = D * math.log10(float(alpha)) - math.log10(gam)
