@@ -601,6 +601,9 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
     """
     from .dynamics import flow as flowmod
 
+    groups = make_batches(specs, max(len(specs), 1))
+    if len(groups) > 1:   # not one batch: run each batchable group on its own
+        return [res for g in groups for res in run_batch(g)]
     t0 = time.perf_counter()
     built, out = [], []
     for s in specs:
@@ -616,7 +619,8 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
     kw = {"until": first[0]["until_log10"], "checkpoints": first[0]["levels_log10"]}
     if len(built) > 1 and hasattr(flowmod, "flow_many"):
         try:
-            trajs = flowmod.flow_many([b[3] for b in built], ds, loss, **kw)
+            trajs = flowmod.flow_many([b[3] for b in built], ds, loss, method=first[0].get("method", "auto"),
+                                      seed=first[0].get("seed", 0), **kw)
             seconds = [(time.perf_counter() - t0) / len(built)] * len(built)
         except Exception:  # noqa: BLE001 - fall back to single runs; each reports its own failure
             trajs = None
