@@ -30,6 +30,7 @@ app = typer.Typer(
 from . import train  # noqa: E402,F401
 from . import bias  # noqa: E402,F401
 from . import sweep  # noqa: E402,F401
+from . import lr  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
