@@ -20,9 +20,9 @@ def warm_file(tmp_path_factory):
 
 
 def test_cli_lr_phases_json_and_figure(cli, warm_file, tmp_path):
-    code, out, err = cli("lr-phases", "--data", warm_file, "--model", "uv", "--width", "100", "--loss", "square",
-                         "--eta-min", "0.75", "--eta-max", "2.5", "--num", "3", "--steps", "200",
-                         "--out", tmp_path / "fig", "--json")
+    code, out, err = cli("lr-phases", "--data", warm_file, "--model", "uv", "--width", "100",
+                         "--loss", "square", "--eta-min", "0.75", "--eta-max", "2.5", "--num", "3",
+                         "--steps", "200", "--out", tmp_path / "fig", "--json")
     assert code == 0, err
     res = json.loads(out)
     runs = res["runs"]

@@ -16,7 +16,8 @@ is the NTK one, and ``sharpness0`` lets a reader convert.
 
 >>> import numpy as np
 >>> from biasflow.trajectory import DescentResult
->>> run = DescentResult("ok", 3, np.array([1.0, 5.0, 0.1, 1e-9]), None, np.zeros(1), sharpness=np.array([3., 1.]))
+>>> loss = np.array([1.0, 5.0, 0.1, 1e-9])
+>>> run = DescentResult("ok", 3, loss, None, np.zeros(1), sharpness=np.array([3.0, 1.0]))
 >>> classify(run, eta=1.0)           # the loss rose, then settled where S·η < 2
 'catapult'
 
@@ -164,7 +165,6 @@ def plot_phase_maps(maps: list[PhaseMap], path: str | Path, labels: list[str] | 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import NullFormatter
 
     labels = labels or [m.data for m in maps]
