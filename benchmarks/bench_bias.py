@@ -81,17 +81,26 @@ def main() -> int:
             print(f"  α = {alpha:<6g} dual Newton, 1 BLAS thread: {t_1:.3f} s")
         (bb, resb), t_b = best_of(lambda m=m: lbfgs_interpolant(m, reg), repeats=1)
         dist = np.linalg.norm(bb - ri.predictor) / np.linalg.norm(ri.predictor)
-        print(f"  α = {alpha:<6g} dual Newton {t_i:.3f} s ({ri.iterations} it, {ri.stages} stage(s), residual "
-              f"{ri.residual:.1e}, KKT {ri.kkt:.1e})  |  L-BFGS-B {t_b:.3f} s (residual {resb:.1e}, "
-              f"distance {dist:.1e})  ratio {t_b / t_i:.1f}x  ({'met' if t_i <= 1 else 'MISSED'})")
+        print(
+            f"  α = {alpha:<6g} dual Newton {t_i:.3f} s ({ri.iterations} it, {ri.stages} stage(s), residual "
+            f"{ri.residual:.1e}, KKT {ri.kkt:.1e})  |  L-BFGS-B {t_b:.3f} s (residual {resb:.1e}, "
+            f"distance {dist:.1e})  ratio {t_b / t_i:.1f}x  ({'met' if t_i <= 1 else 'MISSED'})"
+        )
 
     print("== Q_μ prediction at ℒ = 1e-100, n = 100, d = 1000, D = 2")
     for alpha in (0.01, 1.0):
-        p, t_p = best_of(lambda a=alpha: predict(Diagonal(d=1000, depth=2, alpha=a), ds, at_loss="1e-100"),
-                         repeats=1)
-        print(f"  α = {alpha:<5g} {t_p:.3f} s  γ = {p.gamma:.6g}  duality gap {p.certificate['duality_gap']:.1e}"
-              f"  status {p.status}")
-    print(f"(machine: {os.cpu_count()} cores; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
+        p, t_p = best_of(
+            lambda a=alpha: predict(Diagonal(d=1000, depth=2, alpha=a), ds, at_loss="1e-100"), repeats=1
+        )
+        print(
+            f"  α = {alpha:<5g} {t_p:.3f} s  γ = {p.gamma:.6g}  "
+            f"duality gap {p.certificate['duality_gap']:.1e}"
+            f"  status {p.status}"
+        )
+    print(
+        f"(machine: {os.cpu_count()} cores; "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})"
+    )
     return 0
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -23,8 +21,10 @@ REG = gaussian(n=8, d=20, k=2, task="regression", seed=4)
 @pytest.fixture(scope="module")
 def d2_flows():
     levels = ["1e-10", "1e-100", "1e-1000"]
-    return {a: flow(Diagonal(d=30, depth=2, alpha=a), SPARSE, "exp", until="1e-1000", checkpoints=levels)
-            for a in (0.01, 1.0)}
+    return {
+        a: flow(Diagonal(d=30, depth=2, alpha=a), SPARSE, "exp", until="1e-1000", checkpoints=levels)
+        for a in (0.01, 1.0)
+    }
 
 
 @pytest.mark.parametrize("D", [2, 3])
@@ -33,7 +33,9 @@ def test_square_loss_flow_ends_at_interpolant(D):
     tr = flow(m, REG, "square", until="1e-20")
     assert tr.status == "ok"
     r = interpolate(m, REG)
-    np.testing.assert_allclose(tr.final.predictor, r.predictor, rtol=0, atol=1e-6 * np.linalg.norm(r.predictor))
+    np.testing.assert_allclose(
+        tr.final.predictor, r.predictor, rtol=0, atol=1e-6 * np.linalg.norm(r.predictor)
+    )
 
 
 def test_d2_l1_margin_ratio_increases_slowly(d2_flows):
@@ -60,21 +62,25 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
         primal_pred, primal_flow = psi.Q(p.predictor), psi.Q(bt)
         dual_flow = float(nu.sum() - np.sum(psi.value(SPARSE.A.T @ nu)))
         assert dual_flow <= primal_pred * (1 + 1e-9) + 1e-12
-        assert primal_pred <= psi.Q(bt) * (1 + 1e-9)          # optimality against a feasible point
-        assert primal_pred < primal_flow                        # ... and strictly better (ρ_nsv > 0)
+        assert primal_pred <= psi.Q(bt) * (1 + 1e-9)  # optimality against a feasible point
+        assert primal_pred < primal_flow  # ... and strictly better (ρ_nsv > 0)
 
 
 def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
     m = Diagonal(d=30, depth=2, alpha=1.0)
     rows = compare_path(d2_flows[1.0], m, SPARSE)
     p = predict_at_loss(m, SPARSE, -100.0)
-    for c, row in zip(d2_flows[1.0].checkpoints, rows):
-        r2 = compare(type(d2_flows[1.0])(status="ok", checkpoints=[
-            type(c)(c.log10_loss, c.log10_time, None, c.predictor)]), p)[0]   # no ν: recovered from β
+    for c in d2_flows[1.0].checkpoints:
+        r2 = compare(
+            type(d2_flows[1.0])(
+                status="ok", checkpoints=[type(c)(c.log10_loss, c.log10_time, None, c.predictor)]
+            ),
+            p,
+        )[0]  # no ν: recovered from β
         r1 = compare(type(d2_flows[1.0])(status="ok", checkpoints=[c]), p)[0]
         assert r1["rho_nsv"] == pytest.approx(r2["rho_nsv"], abs=1e-6)
     dist = [r["dist_pred"] for r in rows]
-    assert dist[0] > dist[1] > dist[2]          # the Q_μ description improves with accuracy
+    assert dist[0] > dist[1] > dist[2]  # the Q_μ description improves with accuracy
     assert dist[2] < 0.05
     assert all(0 <= r["rho_nsv_pred"] <= r["rho_nsv"] + 1e-12 for r in rows)
 

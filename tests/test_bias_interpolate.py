@@ -55,10 +55,15 @@ def test_depth_potentials_derivatives(D):
 def test_potentials_reproduce_model_maps():
     z = np.array([0.3, -0.1, 0.0, 0.02])
     models = [Diagonal(d=4, depth=D, alpha=0.3, shape=(1.0, 2.0, 0.5, 1.5)) for D in (1, 2, 3, 4)]
-    models += [UntiedDiagonal.from_scale_shape(4, alpha=0.01, shape=0.6), UntiedDiagonal.even(4, alpha=0.2),
-               UntiedDiagonal(d=4, u0=0.7, v0=-0.2, branches=1)]
+    models += [
+        UntiedDiagonal.from_scale_shape(4, alpha=0.01, shape=0.6),
+        UntiedDiagonal.even(4, alpha=0.2),
+        UntiedDiagonal(d=4, u0=0.7, v0=-0.2, branches=1),
+    ]
     for m in models:
-        np.testing.assert_allclose(potential_of(m).beta(z), np.asarray(m.beta_of_z(z)), rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(
+            potential_of(m).beta(z), np.asarray(m.beta_of_z(z)), rtol=1e-13, atol=1e-300
+        )
         assert Q(m, np.asarray(m.beta_of_z(np.zeros(4)))) == pytest.approx(0.0, abs=1e-15)
 
 
@@ -73,22 +78,28 @@ def test_extreme_scales_never_nan():
 
 
 # ---------------------------------------------------------------------------------------- interpolants
-@pytest.mark.parametrize("D,alpha", [(2, 1e-6), (2, 1e-3), (2, 1.0), (2, 1e3), (2, 1e6),
-                                     (3, 1e-4), (3, 1e-2), (3, 1.0), (3, 1e6), (4, 1e-2)])
+@pytest.mark.parametrize(
+    "D,alpha",
+    [(2, 1e-6), (2, 1e-3), (2, 1.0), (2, 1e3), (2, 1e6), (3, 1e-4), (3, 1e-2), (3, 1.0), (3, 1e6), (4, 1e-2)],
+)
 def test_interpolant_certificates(D, alpha):
     r = interpolate(Diagonal(d=60, depth=D, alpha=alpha), REG)
     assert r.status == "ok"
     assert np.linalg.norm(REG.X @ r.predictor - REG.y) <= 1e-10 * max(1, np.linalg.norm(REG.y))
     assert r.kkt <= 1e-9
     # stationarity recomputed independently from the potential
-    assert stationarity(REG.X, potential_of(Diagonal(d=60, depth=D, alpha=alpha)).inverse(r.predictor)) <= 1e-9
+    assert (
+        stationarity(REG.X, potential_of(Diagonal(d=60, depth=D, alpha=alpha)).inverse(r.predictor)) <= 1e-9
+    )
 
 
 def test_rich_limit_l1_ratio_tends_to_one():
     b1 = np.abs(min_l1_interpolant(REG)).sum()
-    ratios = [np.abs(interpolate(Diagonal(d=60, alpha=a), REG).predictor).sum() / b1 - 1
-              for a in (1e-1, 1e-2, 1e-4, 1e-6)]
-    assert all(x > y for x, y in zip(ratios, ratios[1:]))
+    ratios = [
+        np.abs(interpolate(Diagonal(d=60, alpha=a), REG).predictor).sum() / b1 - 1
+        for a in (1e-1, 1e-2, 1e-4, 1e-6)
+    ]
+    assert all(x > y for x, y in zip(ratios, ratios[1:], strict=False))
     assert ratios[-1] < 1e-4
     # D = 3: polynomial approach, much closer at the same α
     r3 = np.abs(interpolate(Diagonal(d=60, depth=3, alpha=1e-2), REG).predictor).sum() / b1 - 1
@@ -111,7 +122,7 @@ def test_shape_as_scale_azulay():
     ra = interpolate(m, REG).predictor
     rb = interpolate(Diagonal(d=60, alpha=a_eff), REG).predictor
     np.testing.assert_allclose(ra, rb, rtol=1e-9, atol=1e-12)
-    rc = interpolate(Diagonal(d=60, alpha=np.sqrt(1e-3)), REG).predictor      # α² = u0v0: visibly wrong
+    rc = interpolate(Diagonal(d=60, alpha=np.sqrt(1e-3)), REG).predictor  # α² = u0v0: visibly wrong
     assert np.linalg.norm(rc - ra) > 1e-3 * np.linalg.norm(ra)
 
 

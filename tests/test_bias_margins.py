@@ -1,4 +1,4 @@
-"""Max-margin problems: closed forms, two independent solvers, certificates, bad input (THEORY.md §7, §8.17)."""
+"""Max-margin problems: closed forms, independent solvers, certificates, bad input (THEORY.md §7, §8.17)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def test_closed_form_two_points():
 
 
 @pytest.mark.parametrize("ds", [SPARSE, WIDE], ids=["sparse", "wide"])
-@pytest.mark.parametrize("norm,a,b", [("l1", "highs", "clarabel"), ("linf", "highs", "clarabel"),
-                                      ("l2", "clarabel", "nnls")])
+@pytest.mark.parametrize(
+    "norm,a,b", [("l1", "highs", "clarabel"), ("linf", "highs", "clarabel"), ("l2", "clarabel", "nnls")]
+)
 def test_independent_solvers_agree_and_certify(ds, norm, a, b):
     ra, rb = max_margin(ds, norm, solver=a), max_margin(ds, norm, solver=b)
     assert ra.margin == pytest.approx(rb.margin, rel=1e-8)
@@ -37,7 +38,7 @@ def test_independent_solvers_agree_and_certify(ds, norm, a, b):
         assert r.status == "ok"
         assert r.rel_gap <= 1e-9 and r.gap >= -1e-14
         assert pnorm(r.predictor, p) == pytest.approx(1.0, rel=1e-12)
-        assert np.min(ds.A @ r.predictor) >= r.margin * (1 - 1e-12)          # feasible, margin exact
+        assert np.min(ds.A @ r.predictor) >= r.margin * (1 - 1e-12)  # feasible, margin exact
         assert r.dual.min() >= 0 and r.dual.sum() == pytest.approx(1.0, rel=1e-12)
         assert normalized_margin(r.predictor, ds, norm) == pytest.approx(r.margin, rel=1e-12)
 
@@ -66,8 +67,9 @@ def test_certificates_on_random_separable_data(n, d, seed):
 def test_normalized_margin_scale_invariance():
     b = np.linspace(-1, 1, 30) + 3 * np.eye(30)[0]
     for norm in ("l1", "l2", "linf", 2 / 3):
-        assert normalized_margin(7.5 * b, SPARSE, norm) == pytest.approx(normalized_margin(b, SPARSE, norm),
-                                                                          rel=1e-14)
+        assert normalized_margin(7.5 * b, SPARSE, norm) == pytest.approx(
+            normalized_margin(b, SPARSE, norm), rel=1e-14
+        )
 
 
 def test_non_separable_error_names_hinge():
@@ -97,7 +99,7 @@ def test_l1_kkt_residual_separates_optimum_from_svm():
     k = kkt_residual(r1.predictor, SPARSE, depth=2)
     assert k.residual < 1e-10 and k.offsupport < 1e-9
     k2 = kkt_residual(max_margin(SPARSE, "l2").predictor, SPARSE, depth=2)
-    assert k2.residual > 1e-2 or k2.offsupport > 1e-2       # the ℓ2 SVM is not ℓ1-stationary
+    assert k2.residual > 1e-2 or k2.offsupport > 1e-2  # the ℓ2 SVM is not ℓ1-stationary
 
 
 def test_best_effort_l2L_is_stationary_and_sparser_than_svm():

@@ -37,7 +37,7 @@ def test_qmu_matches_independent_exponential_cone_solve(alpha):
     m = Diagonal(d=30, depth=2, alpha=alpha)
     p = q_mu_margin(m, SPARSE, gamma=20.0)
     assert p.status == "ok"
-    P = np.full(30, alpha**2 / 20.0)      # Ψ = Φ/γ: Ψ'(w) = (α²/γ)(e^{4w} − e^{−4w})
+    P = np.full(30, alpha**2 / 20.0)  # Ψ = Φ/γ: Ψ'(w) = (α²/γ)(e^{4w} − e^{−4w})
     ref = _qmu_primal_cvxpy(SPARSE.A, P, P, 4.0)
     np.testing.assert_allclose(p.predictor, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
 
@@ -61,17 +61,24 @@ def test_qmu_regimes_kernel_and_rich():
     big = predict(Diagonal(d=30, depth=2, alpha=30.0), SPARSE, at_loss="1e-10")
     assert 1 - normalized_margin(big.predictor, SPARSE, "l2") / g2 < 1e-8
     # rich: at fixed α the ℓ1 gap falls with the loss, slowly (THEORY.md §3.6)
-    gaps = [1 - normalized_margin(predict(Diagonal(d=30, depth=2, alpha=0.01), SPARSE, at_loss=lv).predictor,
-                                  SPARSE, "l1") / g1 for lv in ("1e-10", "1e-100", "1e-1000", "1e-10000")]
-    assert all(a > b > 0 for a, b in zip(gaps, gaps[1:]))
+    gaps = [
+        1
+        - normalized_margin(
+            predict(Diagonal(d=30, depth=2, alpha=0.01), SPARSE, at_loss=lv).predictor, SPARSE, "l1"
+        )
+        / g1
+        for lv in ("1e-10", "1e-100", "1e-1000", "1e-10000")
+    ]
+    assert all(a > b > 0 for a, b in zip(gaps, gaps[1:], strict=False))
     assert gaps[-1] < 1e-2
 
 
 def test_predict_dispatch_and_limits():
     p = predict(Diagonal(d=30, depth=2, alpha=1.0), SPARSE)
     assert p.kind == "l1" and p.status == "ok"
-    assert normalized_margin(p.predictor, SPARSE, "l1") == pytest.approx(max_margin(SPARSE, "l1").margin,
-                                                                         rel=1e-12)
+    assert normalized_margin(p.predictor, SPARSE, "l1") == pytest.approx(
+        max_margin(SPARSE, "l1").margin, rel=1e-12
+    )
     p3 = predict(Diagonal(d=30, depth=3, alpha=1.0), SPARSE)
     assert p3.kind == "l2D" and p3.certificate["kkt_residual"] < 1e-8
     pr = predict(Diagonal(d=30, depth=2, alpha=0.1), REG)
@@ -117,14 +124,15 @@ def test_finite_step_prediction_matches_gd_and_differs_from_gf_by_order_eta():
         assert p.kind == "finite_step" and p.status == "ok"
         assert c["residual"] < 1e-12 and c["kkt_residual"] < 1e-9
         assert c["mirror_identity_residual"] < 1e-11
-        assert c["gd_distance"] < 1e-8              # GD's end point is the predicted interpolant
+        assert c["gd_distance"] < 1e-8  # GD's end point is the predicted interpolant
         dist[lr] = c["gf_distance"]
-    assert 1.6 < dist[0.1] / dist[0.05] < 2.4        # O(η) away from gradient flow's interpolant
+    assert 1.6 < dist[0.1] / dist[0.05] < 2.4  # O(η) away from gradient flow's interpolant
 
 
 # --------------------------------------------------------------------------------------------- compare
 def _traj(betas, levels):
-    return Trajectory(status="ok", checkpoints=[Checkpoint(lv, 0.0, None, b) for b, lv in zip(betas, levels)])
+    cps = [Checkpoint(lv, 0.0, None, b) for b, lv in zip(betas, levels, strict=True)]
+    return Trajectory(status="ok", checkpoints=cps)
 
 
 def test_compare_columns_and_self_consistency():

@@ -27,7 +27,9 @@ def test_margin_human_output(cli):
 
 
 def test_interpolate_json(cli):
-    code, out, err = cli("interpolate", "--data", "sparse-regression", "--alpha", "0.01", "--depth", "3", "--json")
+    code, out, err = cli(
+        "interpolate", "--data", "sparse-regression", "--alpha", "0.01", "--depth", "3", "--json"
+    )
     assert code == 0, err
     r = json.loads(out)
     ds = builtin("sparse-regression")
@@ -37,16 +39,26 @@ def test_interpolate_json(cli):
 
 
 def test_predict_levels_and_trajectory_comparison(cli, tmp_path):
-    code, out, err = cli("predict", "--data", "sparse", "--alpha", "0.5", "--at-loss", "1e-10,1e-100", "--json")
+    code, out, err = cli(
+        "predict", "--data", "sparse", "--alpha", "0.5", "--at-loss", "1e-10,1e-100", "--json"
+    )
     assert code == 0, err
     r = json.loads(out)
     preds = r["predictions"]
     assert [p["kind"] for p in preds] == ["q_mu", "q_mu"]
     assert [p["log10_loss"] for p in preds] == [-10.0, -100.0]
     # a flow result whose checkpoints are exactly the predictions: distance 0 at each level
-    flow_json = {"status": "ok", "checkpoints": [
-        {"log10_loss": p["log10_loss"], "log10_time": 0.0, "predictor": list(np.array(p["predictor"]) * p["gamma"])}
-        for p in preds]}
+    flow_json = {
+        "status": "ok",
+        "checkpoints": [
+            {
+                "log10_loss": p["log10_loss"],
+                "log10_time": 0.0,
+                "predictor": list(np.array(p["predictor"]) * p["gamma"]),
+            }
+            for p in preds
+        ],
+    }
     f = tmp_path / "flow.json"
     f.write_text(json.dumps(flow_json))
     code, out, err = cli("predict", "--data", "sparse", "--alpha", "0.5", "--trajectory", str(f), "--json")
@@ -60,19 +72,24 @@ def test_predict_levels_and_trajectory_comparison(cli, tmp_path):
 def test_predict_limit_and_regression(cli):
     code, out, _ = cli("predict", "--data", "sparse", "--json")
     assert code == 0 and json.loads(out)["kind"] == "l1"
-    code, out, _ = cli("predict", "--data", "sparse-regression", "--loss", "square", "--alpha", "0.1", "--json")
+    code, out, _ = cli(
+        "predict", "--data", "sparse-regression", "--loss", "square", "--alpha", "0.1", "--json"
+    )
     assert code == 0 and json.loads(out)["kind"] == "interpolant"
 
 
-@pytest.mark.parametrize("args,needle", [
-    (("margin", "--data", "sparse", "--norm", "l3"), "unknown norm"),
-    (("predict", "--data", "sparse", "--at-loss", "0.5"), "not below"),
-    (("predict", "--data", "sparse", "--at-loss", "-1e-3"), "cannot read loss level"),
-    (("predict", "--data", "sparse", "--trajectory", "nope.json"), "not found"),
-    (("interpolate", "--data", "sparse-regression", "--alpha", "0"), "alpha"),
-    (("predict", "--data", "sparse", "--lr", "0.1"), "diagonal-uv"),
-    (("predict", "--data", "sparse", "--loss", "exp", "--lr", "0.1"), "regression"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("margin", "--data", "sparse", "--norm", "l3"), "unknown norm"),
+        (("predict", "--data", "sparse", "--at-loss", "0.5"), "not below"),
+        (("predict", "--data", "sparse", "--at-loss", "-1e-3"), "cannot read loss level"),
+        (("predict", "--data", "sparse", "--trajectory", "nope.json"), "not found"),
+        (("interpolate", "--data", "sparse-regression", "--alpha", "0"), "alpha"),
+        (("predict", "--data", "sparse", "--lr", "0.1"), "diagonal-uv"),
+        (("predict", "--data", "sparse", "--loss", "exp", "--lr", "0.1"), "regression"),
+    ],
+)
 def test_bad_input_is_one_line(cli, args, needle):
     code, out, err = cli(*args)
     assert code == 2 and out == ""
@@ -80,8 +97,20 @@ def test_bad_input_is_one_line(cli, args, needle):
 
 
 def test_predict_finite_step(cli):
-    code, out, err = cli("predict", "--data", "sparse-regression", "--model", "diagonal-uv", "--alpha", "0.1",
-                         "--lr", "0.02", "--steps", "20000", "--json")
+    code, out, err = cli(
+        "predict",
+        "--data",
+        "sparse-regression",
+        "--model",
+        "diagonal-uv",
+        "--alpha",
+        "0.1",
+        "--lr",
+        "0.02",
+        "--steps",
+        "20000",
+        "--json",
+    )
     assert code == 0, err
     r = json.loads(out)
     assert r["kind"] == "finite_step" and r["certificate"]["gd_distance"] < 1e-6

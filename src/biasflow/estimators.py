@@ -33,9 +33,19 @@ class _GradientFlowBase:
     _task = "classification"
     _default_loss = "exp"
 
-    def __init__(self, *, depth: int = 2, alpha: float = 1.0, shape=None, loss: str | None = None,
-                 until: str = "1e-10", checkpoints=None, method: str = "auto", model: str = "diagonal",
-                 seed: int = 0):
+    def __init__(
+        self,
+        *,
+        depth: int = 2,
+        alpha: float = 1.0,
+        shape=None,
+        loss: str | None = None,
+        until: str = "1e-10",
+        checkpoints=None,
+        method: str = "auto",
+        model: str = "diagonal",
+        seed: int = 0,
+    ):
         self.depth = depth
         self.alpha = alpha
         self.shape = shape
@@ -48,8 +58,10 @@ class _GradientFlowBase:
 
     # scikit-learn protocol (no dependency on scikit-learn itself)
     def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("depth", "alpha", "shape", "loss", "until", "checkpoints",
-                                              "method", "model", "seed")}
+        return {
+            k: getattr(self, k)
+            for k in ("depth", "alpha", "shape", "loss", "until", "checkpoints", "method", "model", "seed")
+        }
 
     def set_params(self, **params):
         for k, v in params.items():
@@ -68,20 +80,29 @@ class _GradientFlowBase:
         if loss.task != self._task:
             raise BiasflowError(f"{type(self).__name__} needs a {self._task} loss (got {loss.name!r})")
         ds = make_dataset(X, y, task=self._task, name=type(self).__name__, where="fit(X, y)")
-        net = build_model(self.model, ds.d, depth=self.depth, alpha=self.alpha, shape=self.shape, seed=self.seed)
+        net = build_model(
+            self.model, ds.d, depth=self.depth, alpha=self.alpha, shape=self.shape, seed=self.seed
+        )
         until = parse_level(self.until) if isinstance(self.until, str) else float(np.log10(self.until))
         cps = None
         if self.checkpoints is not None:
-            cps = (parse_levels(self.checkpoints) if isinstance(self.checkpoints, str)
-                   else sorted((parse_level(c) if isinstance(c, str) else float(c) for c in self.checkpoints),
-                               reverse=True))
+            cps = (
+                parse_levels(self.checkpoints)
+                if isinstance(self.checkpoints, str)
+                else sorted(
+                    (parse_level(c) if isinstance(c, str) else float(c) for c in self.checkpoints),
+                    reverse=True,
+                )
+            )
         traj = flow(net, ds, loss, until=until, checkpoints=cps, method=self.method, seed=self.seed)
         self.trajectory_ = traj
         self.status_ = traj.status
         self.n_features_in_ = ds.d
         if not traj.checkpoints:
-            raise BiasflowError(f"gradient flow stopped with status {traj.status!r} before the first "
-                                f"checkpoint: {traj.message}")
+            raise BiasflowError(
+                f"gradient flow stopped with status {traj.status!r} before the first "
+                f"checkpoint: {traj.message}"
+            )
         self.coef_ = np.asarray(traj.checkpoints[-1].predictor, dtype=float)
         return ds
 
@@ -112,7 +133,9 @@ class GradientFlowClassifier(_GradientFlowBase):
         y = np.asarray(y).reshape(-1)
         classes = np.unique(y)
         if classes.size != 2:
-            raise BiasflowError(f"GradientFlowClassifier needs exactly two classes in y (found {classes.size})")
+            raise BiasflowError(
+                f"GradientFlowClassifier needs exactly two classes in y (found {classes.size})"
+            )
         self.classes_ = classes
         ypm = np.where(y == classes[1], 1.0, -1.0)
         ds = self._run(X, ypm)
@@ -120,11 +143,17 @@ class GradientFlowClassifier(_GradientFlowBase):
 
         b = self.coef_
         if np.any(b != 0) and float(np.min(ds.A @ b)) > 0:
-            self.margins_ = {"l1": normalized_margin(b, ds, "l1"), "l2": normalized_margin(b, ds, "l2"),
-                             "l2D": normalized_margin(b, ds, 2.0 / max(int(self.depth), 1))}
+            self.margins_ = {
+                "l1": normalized_margin(b, ds, "l1"),
+                "l2": normalized_margin(b, ds, "l2"),
+                "l2D": normalized_margin(b, ds, 2.0 / max(int(self.depth), 1)),
+            }
         else:
-            self.margins_ = {"l1": float(np.min(ds.A @ b)) / max(float(np.abs(b).sum()), 1e-300),
-                             "l2": float("nan"), "l2D": float("nan")}
+            self.margins_ = {
+                "l1": float(np.min(ds.A @ b)) / max(float(np.abs(b).sum()), 1e-300),
+                "l2": float("nan"),
+                "l2D": float("nan"),
+            }
         self.margin_ = self.margins_["l1"]
         return self
 

@@ -34,9 +34,9 @@ COLUMNS: dict[str, str] = {
     "support_precision": "fraction of β's support inside the prediction's support (same relative threshold)",
     "support_recall": "fraction of the prediction's support inside β's support",
     "test_error": "held-out error: 0/1 error (classification) or mean squared error (regression); "
-                  "NaN without test data",
+    "NaN without test data",
     "dist_pred": "‖β̃ − β̃_pred‖/‖β̃_pred‖ (β̃ = β/γ for classification); NaN unless the prediction is "
-                 "strictly convex (Q_μ, interpolants)",
+    "strictly convex (Q_μ, interpolants)",
     # classification
     "gamma": "minimum margin min_i y_i x_iᵀβ (classification)",
     "gamma_l1": "normalized ℓ1 margin γ/‖β‖₁",
@@ -48,10 +48,10 @@ COLUMNS: dict[str, str] = {
     "kkt_l2D": "ℓ_{2/D} KKT residual (THEORY.md §4.5), relative support/active thresholds",
     "kkt_l1_offsupport": "D = 2: max_{j∉S}|X̃_Aᵀλ|_j − 1 (≤ 0 at the ℓ1 optimum); NaN for D ≥ 3",
     "rho_nsv": "non-support dual fraction Σ_{m̃_i>1+active_tol} λ_i/Σλ_i, λ the flow's dual (0 iff β̃ solves "
-               "its Q_μ problem)",
+    "its Q_μ problem)",
     "rho_nsv_pred": "flow dual mass outside the prediction's support vectors (Q_μ: λ_pred,i = 0; ℓ1/ℓ2 "
-                    "limit: the LP/QP dual's support) / total: robust to margins that approach 1 slowly; NaN "
-                    "for predictions without support vectors",
+    "limit: the LP/QP dual's support) / total: robust to margins that approach 1 slowly; NaN "
+    "for predictions without support vectors",
     "log10_mu": "log10(α^D/γ), the Q_μ parameter of the checkpoint (uniform α)",
     # regression
     "residual": "‖Xβ − y‖/max(1, ‖y‖) (regression)",
@@ -60,6 +60,7 @@ COLUMNS: dict[str, str] = {
     "kkt_q": "‖(I − P_X)∇Q(β)‖/‖∇Q(β)‖ for the model's Q-potential",
 }
 """Column name → meaning of every metric :func:`compare` returns."""
+
 
 def _support(beta, tol):
     a = np.abs(np.asarray(beta, float))
@@ -88,8 +89,16 @@ def flow_dual(beta, pred, data: Dataset) -> np.ndarray | None:
     return np.linalg.lstsq(data.A.T, z, rcond=None)[0]
 
 
-def compare_predictor(beta, prediction, *, data: Dataset | None = None, test: Dataset | None = None,
-                      support_tol: float = 1e-3, active_tol: float = 1e-3, nu=None) -> dict:
+def compare_predictor(
+    beta,
+    prediction,
+    *,
+    data: Dataset | None = None,
+    test: Dataset | None = None,
+    support_tol: float = 1e-3,
+    active_tol: float = 1e-3,
+    nu=None,
+) -> dict:
     """The metrics of :data:`COLUMNS` for one predictor β against ``prediction`` (a flat dict of floats).
 
     Args:
@@ -175,8 +184,15 @@ def compare_predictor(beta, prediction, *, data: Dataset | None = None, test: Da
     return row
 
 
-def compare(trajectory, prediction, *, data: Dataset | None = None, test: Dataset | None = None,
-            support_tol: float = 1e-3, active_tol: float = 1e-3) -> list[dict]:
+def compare(
+    trajectory,
+    prediction,
+    *,
+    data: Dataset | None = None,
+    test: Dataset | None = None,
+    support_tol: float = 1e-3,
+    active_tol: float = 1e-3,
+) -> list[dict]:
     """Per-checkpoint metrics of a :class:`~biasflow.trajectory.Trajectory` against a prediction.
 
     Returns one flat ``dict[str, float]`` per checkpoint with the keys of :data:`COLUMNS` (NaN where a
@@ -189,15 +205,30 @@ def compare(trajectory, prediction, *, data: Dataset | None = None, test: Datase
     rows = []
     for c in getattr(trajectory, "checkpoints", trajectory):
         nu = (c.extra or {}).get("nu") if hasattr(c, "extra") else None
-        row = compare_predictor(c.predictor, prediction, data=data, test=test, support_tol=support_tol,
-                                active_tol=active_tol, nu=nu)
+        row = compare_predictor(
+            c.predictor,
+            prediction,
+            data=data,
+            test=test,
+            support_tol=support_tol,
+            active_tol=active_tol,
+            nu=nu,
+        )
         row = {"log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)} | row
         rows.append(row)
     return rows
 
 
-def compare_path(trajectory, model, data: Dataset, *, loss: str = "exp", test: Dataset | None = None,
-                 support_tol: float = 1e-3, active_tol: float = 1e-3) -> list[dict]:
+def compare_path(
+    trajectory,
+    model,
+    data: Dataset,
+    *,
+    loss: str = "exp",
+    test: Dataset | None = None,
+    support_tol: float = 1e-3,
+    active_tol: float = 1e-3,
+) -> list[dict]:
     """Like :func:`compare`, with a fresh Q_μ prediction at every checkpoint's own loss level.
 
     ``dist_pred`` is then the distance from the flow's β̃ to the Q_μ solution at the same loss: the test of
@@ -211,7 +242,8 @@ def compare_path(trajectory, model, data: Dataset, *, loss: str = "exp", test: D
         p = predict_at_loss(model, data, float(c.log10_loss), loss=loss)
         p.references = shared  # the l1/l2/l2D optima are solved once for the whole path
         nu = (c.extra or {}).get("nu")
-        row = compare_predictor(c.predictor, p, data=data, test=test, support_tol=support_tol,
-                                active_tol=active_tol, nu=nu)
+        row = compare_predictor(
+            c.predictor, p, data=data, test=test, support_tol=support_tol, active_tol=active_tol, nu=nu
+        )
         rows.append({"log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)} | row)
     return rows

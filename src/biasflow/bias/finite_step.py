@@ -3,7 +3,8 @@
 Setting (THEORY.md §3.8): β = u⊙v with u(0) = √2α·1, v(0) = 0, (S)GD with steps γ_k on the mean square
 loss, g_k = ∇_βℒ_{B_k}(β_k). With q(x) = −½log((1 − x²)²), q_±(x) = ∓2x − log((1 ∓ x)²),
 
-    α_k = α⊙exp(−½Σ_{j<k} q(γ_j g_j)),   α_{±,k} = α⊙exp(−½Σ_{j<k} q_±(γ_j g_j)),   β̃_k = ½(α_{+,k}² − α_{−,k}²),
+    α_k = α⊙exp(−½Σ_{j<k} q(γ_j g_j)),   α_{±,k} = α⊙exp(−½Σ_{j<k} q_±(γ_j g_j)),
+    β̃_k = ½(α_{+,k}² − α_{−,k}²),
 
 and the exact identity (for γ_j g_j ≠ ±1), with ∇ψ_α(β) = ½ arcsinh(β/α²),
 
@@ -77,8 +78,16 @@ def mirror_identity_residual(beta_k, alpha, gain, gain_plus, gain_minus, sum_ste
     return float(np.max(np.abs(lhs + s)) / max(1.0, float(np.max(np.abs(s)))))
 
 
-def predict_descent(model, data: Dataset, *, lr: float, steps: int | None = None, schedule=None,
-                    batch_size: int | None = None, seed: int = 0):
+def predict_descent(
+    model,
+    data: Dataset,
+    *,
+    lr: float,
+    steps: int | None = None,
+    schedule=None,
+    batch_size: int | None = None,
+    seed: int = 0,
+):
     """The interpolant that GD (or SGD) with step ``lr`` converges to on the u⊙v model (Even et al. 2023).
 
     Runs :func:`~biasflow.dynamics.descent.descent` for ``steps`` steps (default 20,000) with the
@@ -104,16 +113,34 @@ def predict_descent(model, data: Dataset, *, lr: float, steps: int | None = None
     t0 = time.perf_counter()
     from ..dynamics.descent import descent
 
-    res = descent(model, data, "square", lr=lr, steps=steps, schedule=schedule, batch_size=batch_size,
-                  seed=seed, effective_init=True)
+    res = descent(
+        model,
+        data,
+        "square",
+        lr=lr,
+        steps=steps,
+        schedule=schedule,
+        batch_size=batch_size,
+        seed=seed,
+        effective_init=True,
+    )
     alpha = model.u0 / math.sqrt(2.0)
     h = res.history
     if res.status != "ok" or "gain" not in h:
-        return Prediction(kind="finite_step", task="regression", predictor=np.asarray(res.predictor, float),
-                          status=res.status if res.status != "ok" else "invalid_input",
-                          message=f"gradient descent did not give an effective initialization: {res.message}",
-                          depth=2, model=model.config(), data=data, seconds=time.perf_counter() - t0)
-    gain, gp, gm, ssum = (np.asarray(h[k], float) for k in ("gain", "gain_plus", "gain_minus", "sum_step_grad"))
+        return Prediction(
+            kind="finite_step",
+            task="regression",
+            predictor=np.asarray(res.predictor, float),
+            status=res.status if res.status != "ok" else "invalid_input",
+            message=f"gradient descent did not give an effective initialization: {res.message}",
+            depth=2,
+            model=model.config(),
+            data=data,
+            seconds=time.perf_counter() - t0,
+        )
+    gain, gp, gm, ssum = (
+        np.asarray(h[k], float) for k in ("gain", "gain_plus", "gain_minus", "sum_step_grad")
+    )
     a_inf, bt = effective_initialization(alpha, gain, gp, gm)
     pot = bregman_potential(a_inf, bt)
     beta, nu, status, msg, iters, stages, red = solve_dual(data.X, data.y, pot, name=data.name)
@@ -125,17 +152,29 @@ def predict_descent(model, data: Dataset, *, lr: float, steps: int | None = None
         "residual": float(np.linalg.norm(data.X @ beta - data.y)) / ynorm,
         "kkt_residual": stationarity(red.X, pot.inverse(beta)),
         "alpha": alpha,
-        "alpha_inf_min": float(a_inf.min()), "alpha_inf_max": float(a_inf.max()),
-        "gain_max": float(gain.max()), "gain_mean": float(gain.mean()),
+        "alpha_inf_min": float(a_inf.min()),
+        "alpha_inf_max": float(a_inf.max()),
+        "gain_max": float(gain.max()),
+        "gain_mean": float(gain.mean()),
         "beta_tilde_inf_norm": float(np.max(np.abs(bt))),
         "mirror_identity_residual": mirror_identity_residual(gd_beta, alpha, gain, gp, gm, ssum),
         "gd_final_log10_loss": float(h["log10_loss"][-1]),
         "gd_distance": float(np.linalg.norm(gd_beta - beta)) / nb,
         "gf_distance": float(np.linalg.norm(gf.predictor - beta)) / nb,
         "statement": "beta = argmin_{X beta = y} D_psi_{alpha_inf}(beta, beta_tilde_inf) (Even et al. 2023); "
-                     "alpha_inf and beta_tilde_inf from GD's gains",
+        "alpha_inf and beta_tilde_inf from GD's gains",
     }
-    return Prediction(kind="finite_step", task="regression", predictor=beta, status=status,
-                      message=f"{msg}; GD {res.message}", certificate=cert, dual=nu, depth=2,
-                      model=model.config() | {"lr": float(lr), "steps": steps}, data=data,
-                      potential=pot, seconds=time.perf_counter() - t0)
+    return Prediction(
+        kind="finite_step",
+        task="regression",
+        predictor=beta,
+        status=status,
+        message=f"{msg}; GD {res.message}",
+        certificate=cert,
+        dual=nu,
+        depth=2,
+        model=model.config() | {"lr": float(lr), "steps": steps},
+        data=data,
+        potential=pot,
+        seconds=time.perf_counter() - t0,
+    )

@@ -84,7 +84,7 @@ class InterpolationResult:
                 "kkt_residual": float(self.kkt),
                 "objective_Q": float(self.objective),
                 "statement": "beta = Phi'(X^T nu); residual = |X beta - y|/max(1,|y|); "
-                             "kkt = |(I - P_X) grad Q(beta)|/|grad Q(beta)|",
+                "kkt = |(I - P_X) grad Q(beta)|/|grad Q(beta)|",
             },
             "iterations": int(self.iterations),
             "stages": int(self.stages),
@@ -233,8 +233,17 @@ def _newton(X, y, pot, nu, tol, max_iter):
     return nu, max_iter, gn <= tol * ynorm, gn
 
 
-def solve_dual(X: np.ndarray, y: np.ndarray, pot, *, tol: float = 1e-13, max_iter: int = 100,
-               least_squares: bool = False, name: str = "data", nu0=None):
+def solve_dual(
+    X: np.ndarray,
+    y: np.ndarray,
+    pot,
+    *,
+    tol: float = 1e-13,
+    max_iter: int = 100,
+    least_squares: bool = False,
+    name: str = "data",
+    nu0=None,
+):
     """Minimize Σ_j Φ_j((Xᵀν)_j) − yᵀν for any potential; returns (β, ν, status, message, iterations, stages).
 
     Low-level entry point shared by :func:`interpolate` and the finite-step prediction.
@@ -298,16 +307,22 @@ def solve_dual(X: np.ndarray, y: np.ndarray, pot, *, tol: float = 1e-13, max_ite
         cands.append(beta + sq * np.linalg.lstsq(Xr * sq, r, rcond=None)[0])
         for cand in cands:
             r2 = float(np.linalg.norm(Xr @ cand - yr)) / ynorm
-            if np.all(np.isfinite(cand)) and r2 < resid and \
-                    stationarity(Xr, pot.inverse(cand), red.G) <= max(1e-10, 10 * st0):
+            if (
+                np.all(np.isfinite(cand))
+                and r2 < resid
+                and stationarity(Xr, pot.inverse(cand), red.G) <= max(1e-10, 10 * st0)
+            ):
                 beta, resid = cand, r2
                 break
         else:
             break
     status = "ok" if resid <= 1e-10 else "max_steps"
-    msg = (f"dual Newton converged in {iters} iterations ({stages} homotopy stage(s))" if status == "ok"
-           else f"dual Newton stopped at relative residual {resid:.3g} after {iters} iterations "
-                "(float64 precision limit of the dual at this scale)")
+    msg = (
+        f"dual Newton converged in {iters} iterations ({stages} homotopy stage(s))"
+        if status == "ok"
+        else f"dual Newton stopped at relative residual {resid:.3g} after {iters} iterations "
+        "(float64 precision limit of the dual at this scale)"
+    )
     return beta, red.lift(nu), status, msg, iters, stages, red
 
 
@@ -328,8 +343,9 @@ def stationarity(X: np.ndarray, grad: np.ndarray, gram: np.ndarray | None = None
     return float(np.linalg.norm(r)) / gn
 
 
-def interpolate(model, data: Dataset, *, least_squares: bool = False, tol: float = 1e-13,
-                max_iter: int = 100) -> InterpolationResult:
+def interpolate(
+    model, data: Dataset, *, least_squares: bool = False, tol: float = 1e-13, max_iter: int = 100
+) -> InterpolationResult:
     """The minimum-Q interpolant of a diagonal model: the end point of square-loss gradient flow.
 
     Args:
@@ -355,16 +371,26 @@ def interpolate(model, data: Dataset, *, least_squares: bool = False, tol: float
         raise BiasflowError(f"model has d = {model.d} but the data have d = {data.d} features")
     t0 = time.perf_counter()
     pot = model if isinstance(model, (ExpPotential, PowerPotential, QuadPotential)) else potential_of(model)
-    beta, nu, status, msg, iters, stages, red = solve_dual(data.X, data.y, pot, tol=tol, max_iter=max_iter,
-                                                           least_squares=least_squares, name=data.name)
+    beta, nu, status, msg, iters, stages, red = solve_dual(
+        data.X, data.y, pot, tol=tol, max_iter=max_iter, least_squares=least_squares, name=data.name
+    )
     yfit = red.U @ red.y if not red.full else data.y
     resid = float(np.linalg.norm(data.X @ beta - yfit)) / max(1.0, float(np.linalg.norm(yfit)))
     kkt = stationarity(red.X, pot.inverse(beta), red.G)
     cfg = model.config() if hasattr(model, "config") else {}
     return InterpolationResult(
-        predictor=beta, dual=nu, residual=resid, kkt=kkt, objective=pot.Q(beta), status=status,
-        message=msg, iterations=iters, stages=stages, least_squares=red.least_squares,
-        seconds=time.perf_counter() - t0, model=cfg,
+        predictor=beta,
+        dual=nu,
+        residual=resid,
+        kkt=kkt,
+        objective=pot.Q(beta),
+        status=status,
+        message=msg,
+        iterations=iters,
+        stages=stages,
+        least_squares=red.least_squares,
+        seconds=time.perf_counter() - t0,
+        model=cfg,
     )
 
 
@@ -389,11 +415,18 @@ def min_l1_interpolant(data: Dataset, weights=None) -> np.ndarray:
     X, y = data.X, data.y
     d = data.d
     w = np.ones(d) if weights is None else np.asarray(weights, float)
-    res = linprog(np.concatenate([w, w]), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None),
-                  method="highs-ds", options={"primal_feasibility_tolerance": 1e-10,
-                                              "dual_feasibility_tolerance": 1e-10})
+    res = linprog(
+        np.concatenate([w, w]),
+        A_eq=np.hstack([X, -X]),
+        b_eq=y,
+        bounds=(0, None),
+        method="highs-ds",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
     if res.status == 2:
         raise BiasflowError(f"{data.name}: no interpolant exists (Xβ = y is infeasible)")
     if res.status != 0:
-        raise BiasflowError(f"{data.name}: min-ℓ1 interpolation failed: HiGHS status {res.status} ({res.message})")
+        raise BiasflowError(
+            f"{data.name}: min-ℓ1 interpolation failed: HiGHS status {res.status} ({res.message})"
+        )
     return res.x[:d] - res.x[d:]

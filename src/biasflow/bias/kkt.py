@@ -57,14 +57,18 @@ class KKTResult:
     support: np.ndarray
 
     def to_json(self) -> dict:
-        return {"residual": float(self.residual),
-                "offsupport": None if math.isnan(self.offsupport) else float(self.offsupport),
-                "active": self.active.tolist(), "support": self.support.tolist(),
-                "dual": self.dual.tolist()}
+        return {
+            "residual": float(self.residual),
+            "offsupport": None if math.isnan(self.offsupport) else float(self.offsupport),
+            "active": self.active.tolist(),
+            "support": self.support.tolist(),
+            "dual": self.dual.tolist(),
+        }
 
 
-def kkt_residual(beta, data: Dataset, depth: int, *, tol_active: float = 1e-3,
-                 tol_support: float = 1e-3) -> KKTResult:
+def kkt_residual(
+    beta, data: Dataset, depth: int, *, tol_active: float = 1e-3, tol_support: float = 1e-3
+) -> KKTResult:
     """The ℓ_{2/L} KKT residual of β (any positive scale) on classification data (THEORY.md §4.5).
 
     Args:
@@ -127,25 +131,37 @@ class BestEffortResult:
     message: str = ""
 
     def to_json(self) -> dict:
-        return {"status": self.status, "message": self.message, "depth": self.depth,
-                "margin": float(self.margin), "predictor": self.predictor.tolist(),
-                "objective": float(self.objective), "kkt": self.kkt.to_json(),
-                "candidates": [float(c) for c in self.candidates],
-                "note": "best effort (reweighted l1 multistart): a KKT point, not certified global"}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "depth": self.depth,
+            "margin": float(self.margin),
+            "predictor": self.predictor.tolist(),
+            "objective": float(self.objective),
+            "kkt": self.kkt.to_json(),
+            "candidates": [float(c) for c in self.candidates],
+            "note": "best effort (reweighted l1 multistart): a KKT point, not certified global",
+        }
 
 
 def _weighted_l1(A, w):
     n, d = A.shape
-    res = linprog(np.concatenate([w, w]), A_ub=np.hstack([-A, A]), b_ub=-np.ones(n), bounds=(0, None),
-                  method="highs-ds", options={"primal_feasibility_tolerance": 1e-10,
-                                              "dual_feasibility_tolerance": 1e-10})
+    res = linprog(
+        np.concatenate([w, w]),
+        A_ub=np.hstack([-A, A]),
+        b_ub=-np.ones(n),
+        bounds=(0, None),
+        method="highs-ds",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
     if res.status != 0:
         return None
     return res.x[:d] - res.x[d:]
 
 
-def lp_max_margin_best_effort(data: Dataset, depth: int, *, starts: int = 3, iterations: int = 25,
-                              seed: int = 0) -> BestEffortResult:
+def lp_max_margin_best_effort(
+    data: Dataset, depth: int, *, starts: int = 3, iterations: int = 25, seed: int = 0
+) -> BestEffortResult:
     """Best-effort min ‖β‖_{2/L} s.t. X̃β ≥ 1 by reweighted ℓ1 from the ℓ1, ℓ2 and random starts.
 
     Each start iterates β ← argmin Σ_j w_j|β_j| s.t. X̃β ≥ 1 with w_j = (|β_j| + ε)^{p−1}, ε decreasing
@@ -196,6 +212,13 @@ def lp_max_margin_best_effort(data: Dataset, depth: int, *, starts: int = 3, ite
     best_res = min(c[0].residual for c in cands)
     good = [c for c in cands if c[0].residual <= max(1e-8, 10 * best_res)]
     k, obj, bt = min(good, key=lambda c: c[1])
-    return BestEffortResult(depth=int(depth), margin=1.0 / obj, predictor=bt / obj, objective=obj, kkt=k,
-                            candidates=[c[1] for c in cands], status="ok",
-                            message=f"best of {len(cands)} reweighted-l1 starts; KKT residual {k.residual:.2e}")
+    return BestEffortResult(
+        depth=int(depth),
+        margin=1.0 / obj,
+        predictor=bt / obj,
+        objective=obj,
+        kkt=k,
+        candidates=[c[1] for c in cands],
+        status="ok",
+        message=f"best of {len(cands)} reweighted-l1 starts; KKT residual {k.residual:.2e}",
+    )

@@ -148,7 +148,7 @@ class MarginResult:
                 "relative_gap": self.rel_gap,
                 "support_vectors": self.support.tolist(),
                 "statement": "margin = min_i y_i x_i·β/‖β‖_p ≤ γ* ≤ ‖Σ_i λ_i y_i x_i‖_q = upper_bound, "
-                             "λ ≥ 0, Σλ = 1",
+                "λ ≥ 0, Σλ = 1",
             },
             "solver": self.solver,
             "seconds": float(self.seconds),
@@ -232,7 +232,9 @@ def max_margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> Marg
         solver = "clarabel" if norm == "l2" else "highs"
     valid = {"l1": ("highs", "clarabel"), "linf": ("highs", "clarabel"), "l2": ("clarabel", "nnls")}[norm]
     if solver not in valid:
-        raise BiasflowError(f"solver {solver!r} does not solve the {norm} problem; use one of {', '.join(valid)}")
+        raise BiasflowError(
+            f"solver {solver!r} does not solve the {norm} problem; use one of {', '.join(valid)}"
+        )
     t0 = time.perf_counter()
     A = data.A
     if solver == "highs":
@@ -256,8 +258,17 @@ def max_margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> Marg
                 up, lm = up2, lm2
     if not (lo > 0):
         raise _not_separable(data)
-    return MarginResult(norm=norm, margin=lo, predictor=b, dual=lm, upper=up, solver=solver, status="ok",
-                        message=msg, seconds=time.perf_counter() - t0)
+    return MarginResult(
+        norm=norm,
+        margin=lo,
+        predictor=b,
+        dual=lm,
+        upper=up,
+        solver=solver,
+        status="ok",
+        message=msg,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> MarginResult:
@@ -274,8 +285,14 @@ def margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> MarginRe
 # ------------------------------------------------------------------------------------------------ solvers
 def _l1_highs(A):
     n, d = A.shape
-    res = linprog(np.ones(2 * d), A_ub=np.hstack([-A, A]), b_ub=-np.ones(n), bounds=(0, None),
-                  method="highs-ds", options=_HIGHS)
+    res = linprog(
+        np.ones(2 * d),
+        A_ub=np.hstack([-A, A]),
+        b_ub=-np.ones(n),
+        bounds=(0, None),
+        method="highs-ds",
+        options=_HIGHS,
+    )
     if res.status == 2:
         return None, None, "infeasible", res.message
     if res.status != 0:
@@ -323,8 +340,14 @@ def _cvxpy(A, norm):
     obj = {"l1": cp.norm1(b), "l2": 0.5 * cp.sum_squares(b), "linf": cp.norm_inf(b)}[norm]
     prob = cp.Problem(cp.Minimize(obj), cons)
     try:
-        prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12,
-                   tol_ktratio=1e-10, max_iter=500)
+        prob.solve(
+            solver="CLARABEL",
+            tol_gap_abs=1e-12,
+            tol_gap_rel=1e-12,
+            tol_feas=1e-12,
+            tol_ktratio=1e-10,
+            max_iter=500,
+        )
     except cp.error.SolverError as e:
         return None, None, "failed", f"Clarabel: {e}"
     if prob.status in ("infeasible", "infeasible_inaccurate"):

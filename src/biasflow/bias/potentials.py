@@ -164,8 +164,9 @@ class ExpPotential:
         small = np.abs(kw) <= 2.0
         x = np.where(small, kw, 0.0)
         with np.errstate(over="ignore", invalid="ignore"):
-            near = (_exp_diff(self.logP, self.logM) * np.cosh(x)
-                    + np.exp(np.logaddexp(self.logP, self.logM)) * np.sinh(x))
+            near = _exp_diff(self.logP, self.logM) * np.cosh(x) + np.exp(
+                np.logaddexp(self.logP, self.logM)
+            ) * np.sinh(x)
         return np.where(small & np.isfinite(near), near, big)
 
     def log_curvature(self, w):
@@ -183,8 +184,10 @@ class ExpPotential:
             small = np.abs(kw) < 1.0
             kws = np.where(small, kw, 0.0)
             # P·expm1(x) + M·expm1(−x) = (P − M) sinh x + 2(P + M) sinh²(x/2): no cancellation at small x
-            v_small = (_exp_diff(self.logP, self.logM) * np.sinh(kws)
-                       + 2.0 * np.exp(np.logaddexp(self.logP, self.logM)) * np.sinh(0.5 * kws) ** 2) / self.k
+            v_small = (
+                _exp_diff(self.logP, self.logM) * np.sinh(kws)
+                + 2.0 * np.exp(np.logaddexp(self.logP, self.logM)) * np.sinh(0.5 * kws) ** 2
+            ) / self.k
             big = np.logaddexp(self.logP + kw, self.logM - kw)
             v_big = (np.exp(big) - np.exp(np.logaddexp(self.logP, self.logM))) / self.k
             out = np.where(small, v_small, v_big)
@@ -198,8 +201,11 @@ class ExpPotential:
         # arcsinh(x) for x = β e^{−lg}/2 without overflow: sign·(log|β| − lg − log 2... ) when huge
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             x = beta * np.exp(-lg) / 2.0
-            ash = np.where(np.isfinite(x), np.arcsinh(np.where(np.isfinite(x), x, 0.0)),
-                           np.sign(beta) * (np.log(np.abs(beta)) - lg))
+            ash = np.where(
+                np.isfinite(x),
+                np.arcsinh(np.where(np.isfinite(x), x, 0.0)),
+                np.sign(beta) * (np.log(np.abs(beta)) - lg),
+            )
         return w0 + ash / self.k
 
     def Q(self, beta) -> float:
@@ -329,7 +335,8 @@ def potential_of(model) -> Potential:
         if D * lo < -690.0 or D * hi > 690.0:
             r = 690.0 / (D * math.log(10.0))
             raise BiasflowError(
-                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / math.log(10.0):.0f} is outside float64's usable "
+                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / math.log(10.0):.0f} is outside "
+                f"float64's usable "
                 f"range for depth {D}: the Q-potential needs alpha (times shape) in [1e-{r:.0f}, 1e{r:.0f}]"
             )
         if D == 2:
@@ -346,8 +353,11 @@ def potential_of(model) -> Potential:
                 "one-branch u⊙v with |u0| = |v0| keeps the sign of β fixed and has no finite Q-potential; "
                 "start with |u0| ≠ |v0| (e.g. UntiedDiagonal.even)"
             )
-        return ExpPotential(np.full(d, 2.0 * math.log(abs(s)) - math.log(4.0)),
-                            np.full(d, 2.0 * math.log(abs(t)) - math.log(4.0)), 2.0)
+        return ExpPotential(
+            np.full(d, 2.0 * math.log(abs(s)) - math.log(4.0)),
+            np.full(d, 2.0 * math.log(abs(t)) - math.log(4.0)),
+            2.0,
+        )
     raise BiasflowError(
         f"model {getattr(model, 'name', type(model).__name__)!r} has no Q-potential in biasflow; "
         "interpolate and predict support the diagonal models (diagonal, diagonal-untied, diagonal-uv)"

@@ -246,7 +246,7 @@ def _certificate(A, beta, lam) -> dict:
         "projected_gradient": float(np.max(np.abs(np.minimum(lam, g)))),
         "support_vectors": np.flatnonzero(lam > 1e-9 * max(float(lam.max()), 1e-300)).tolist(),
         "statement": "beta = Psi'(X~^T lam), lam >= 0; primal min Psi*(beta) s.t. X~ beta >= 1; "
-                     "duality gap = lam.(X~ beta - 1); infeasibility = max(0, 1 - min margin)",
+        "duality gap = lam.(X~ beta - 1); infeasibility = max(0, 1 - min margin)",
     }
 
 
@@ -277,15 +277,31 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
     cert["iterations"] = iters
     alpha = getattr(model, "alpha", None)
     D = int(getattr(model, "degree", 2))
-    mu = (float(alpha) ** D / gamma) if alpha is not None and alpha ** D > 0 else None
+    mu = (float(alpha) ** D / gamma) if alpha is not None and alpha**D > 0 else None
     status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] < 1e-8 else "max_steps"
-    msg = (f"Q_mu max-margin by projected Newton ({iters} iterations in all), gamma = {gamma:.6g}"
-           if status == "ok" else f"projected Newton stopped early (projected gradient "
-                                  f"{cert['projected_gradient']:.3g}) after {iters} iterations")
-    return Prediction(kind="q_mu", task="classification", predictor=beta, status=status, message=msg,
-                      certificate=cert, log10_loss=log10_loss, gamma=gamma, mu=mu, dual=lam, depth=D,
-                      model=model.config() if hasattr(model, "config") else {}, data=data, potential=pot,
-                      seconds=time.perf_counter() - t0)
+    msg = (
+        f"Q_mu max-margin by projected Newton ({iters} iterations in all), gamma = {gamma:.6g}"
+        if status == "ok"
+        else f"projected Newton stopped early (projected gradient "
+        f"{cert['projected_gradient']:.3g}) after {iters} iterations"
+    )
+    return Prediction(
+        kind="q_mu",
+        task="classification",
+        predictor=beta,
+        status=status,
+        message=msg,
+        certificate=cert,
+        log10_loss=log10_loss,
+        gamma=gamma,
+        mu=mu,
+        dual=lam,
+        depth=D,
+        model=model.config() if hasattr(model, "config") else {},
+        data=data,
+        potential=pot,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Prediction:
@@ -301,7 +317,8 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     floor = math.log(n) if loss == "exp" else math.log(n) - math.log(math.log(2.0))
     if not L > floor + 1e-9:
         raise BiasflowError(
-            f"--at-loss 1e{log10:.4g} is not below ℓ(0)/n = 1e{-floor / LN10:.4g}: the Q_mu description needs "
+            f"--at-loss 1e{log10:.4g} is not below ℓ(0)/n = 1e{-floor / LN10:.4g}: "
+            "the Q_mu description needs "
             "every training point classified; give a smaller loss such as 1e-10"
         )
     pot = potential_of(model)
@@ -342,8 +359,16 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
 
 
 # ------------------------------------------------------------------------------------------ dispatcher
-def predict(model, data: Dataset, at_loss=None, *, loss: str | None = None, lr: float | None = None,
-            steps: int | None = None, least_squares: bool = False) -> Prediction:
+def predict(
+    model,
+    data: Dataset,
+    at_loss=None,
+    *,
+    loss: str | None = None,
+    lr: float | None = None,
+    steps: int | None = None,
+    least_squares: bool = False,
+) -> Prediction:
     """What theory predicts for ``model`` trained on ``data``, with a certificate.
 
     - classification, ``at_loss`` given: the Q_μ max-margin at that loss (diagonal models);
@@ -370,44 +395,73 @@ def predict(model, data: Dataset, at_loss=None, *, loss: str | None = None, lr: 
         diagonal = _is_diagonal(model)
         if at_loss is not None:
             if not diagonal:
-                raise BiasflowError("finite-loss (Q_mu) predictions exist for diagonal models only; "
-                                    "drop --at-loss for the limit prediction")
+                raise BiasflowError(
+                    "finite-loss (Q_mu) predictions exist for diagonal models only; "
+                    "drop --at-loss for the limit prediction"
+                )
             return predict_at_loss(model, data, at_loss, loss=loss or "exp")
         if not diagonal:
             from .transformed import predict_classification
 
             tp = predict_classification(model, data)
-            return Prediction(kind="transformed", task="classification",
-                              predictor=np.asarray(tp.predictor, float), status="ok",
-                              message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
-                              certificate=_jsonable_cert(tp), depth=int(getattr(model, "degree", 2)),
-                              model=model.config() if hasattr(model, "config") else {}, data=data,
-                              seconds=time.perf_counter() - t0)
+            return Prediction(
+                kind="transformed",
+                task="classification",
+                predictor=np.asarray(tp.predictor, float),
+                status="ok",
+                message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
+                certificate=_jsonable_cert(tp),
+                depth=int(getattr(model, "degree", 2)),
+                model=model.config() if hasattr(model, "config") else {},
+                data=data,
+                seconds=time.perf_counter() - t0,
+            )
         D = int(model.degree)
         if D <= 2:
             r = max_margin(data, "l1" if D == 2 else "l2")
-            pr = Prediction(kind="l1" if D == 2 else "l2", task="classification",
-                            predictor=r.predictor / r.margin, status=r.status,
-                            message=f"{r.norm} max-margin (limit L -> 0), {r.solver}",
-                            certificate=r.to_json()["certificate"] | {"margin": r.margin}, depth=D,
-                            model=model.config(), data=data, potential=potential_of(model),
-                            seconds=time.perf_counter() - t0)
+            pr = Prediction(
+                kind="l1" if D == 2 else "l2",
+                task="classification",
+                predictor=r.predictor / r.margin,
+                status=r.status,
+                message=f"{r.norm} max-margin (limit L -> 0), {r.solver}",
+                certificate=r.to_json()["certificate"] | {"margin": r.margin},
+                depth=D,
+                model=model.config(),
+                data=data,
+                potential=potential_of(model),
+                seconds=time.perf_counter() - t0,
+            )
             pr.references[r.norm] = r
             return pr
         from .kkt import lp_max_margin_best_effort
 
         b = lp_max_margin_best_effort(data, D)
-        pr = Prediction(kind="l2D", task="classification", predictor=b.predictor / b.margin, status=b.status,
-                        message=f"l_(2/{D}) max-margin, {b.message} (non-convex: best effort, not certified "
-                                "global; the flow reaches an alpha-dependent KKT point)",
-                        certificate={"kkt_residual": b.kkt.residual, "objective": b.objective,
-                                     "candidates": b.candidates}, depth=D, model=model.config(), data=data,
-                        potential=potential_of(model), seconds=time.perf_counter() - t0)
+        pr = Prediction(
+            kind="l2D",
+            task="classification",
+            predictor=b.predictor / b.margin,
+            status=b.status,
+            message=f"l_(2/{D}) max-margin, {b.message} (non-convex: best effort, not certified "
+            "global; the flow reaches an alpha-dependent KKT point)",
+            certificate={
+                "kkt_residual": b.kkt.residual,
+                "objective": b.objective,
+                "candidates": b.candidates,
+            },
+            depth=D,
+            model=model.config(),
+            data=data,
+            potential=potential_of(model),
+            seconds=time.perf_counter() - t0,
+        )
         pr.references["l2D"] = b
         return pr
     # regression
     if at_loss is not None:
-        raise BiasflowError("--at-loss applies to classification; square-loss flow converges to the interpolant")
+        raise BiasflowError(
+            "--at-loss applies to classification; square-loss flow converges to the interpolant"
+        )
     if loss is not None and loss != "square":
         raise BiasflowError(f"loss {loss!r} is for classification; regression uses square loss")
     if lr is not None:
@@ -418,16 +472,33 @@ def predict(model, data: Dataset, at_loss=None, *, loss: str | None = None, lr: 
         from .transformed import predict_regression
 
         tp = predict_regression(model, data)
-        return Prediction(kind="transformed", task="regression", predictor=np.asarray(tp.predictor, float),
-                          status="ok", message=getattr(tp, "message", ""), certificate=_jsonable_cert(tp),
-                          depth=int(getattr(model, "degree", 2)),
-                          model=model.config() if hasattr(model, "config") else {}, data=data,
-                          seconds=time.perf_counter() - t0)
+        return Prediction(
+            kind="transformed",
+            task="regression",
+            predictor=np.asarray(tp.predictor, float),
+            status="ok",
+            message=getattr(tp, "message", ""),
+            certificate=_jsonable_cert(tp),
+            depth=int(getattr(model, "degree", 2)),
+            model=model.config() if hasattr(model, "config") else {},
+            data=data,
+            seconds=time.perf_counter() - t0,
+        )
     r = interpolate(model, data, least_squares=least_squares)
-    return Prediction(kind="interpolant", task="regression", predictor=r.predictor, status=r.status,
-                      message=r.message, certificate=r.to_json()["certificate"], dual=r.dual,
-                      depth=int(model.degree), model=model.config(), data=data, potential=potential_of(model),
-                      seconds=time.perf_counter() - t0)
+    return Prediction(
+        kind="interpolant",
+        task="regression",
+        predictor=r.predictor,
+        status=r.status,
+        message=r.message,
+        certificate=r.to_json()["certificate"],
+        dual=r.dual,
+        depth=int(model.degree),
+        model=model.config(),
+        data=data,
+        potential=potential_of(model),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def _is_diagonal(model) -> bool:
@@ -438,7 +509,7 @@ def _is_diagonal(model) -> bool:
 
 def _jsonable_cert(tp) -> dict:
     out = {}
-    for k, v in (dataclasses.asdict(tp).items() if dataclasses.is_dataclass(tp) else {}):
+    for k, v in dataclasses.asdict(tp).items() if dataclasses.is_dataclass(tp) else {}:
         if k == "predictor":
             continue
         if isinstance(v, np.ndarray):

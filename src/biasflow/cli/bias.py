@@ -1,4 +1,4 @@
-"""``biasflow margin``, ``biasflow interpolate`` and ``biasflow predict``: predicted biases with certificates."""
+"""``biasflow margin``, ``interpolate`` and ``predict``: predicted biases with certificates."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ def margin(
 
     def human(r):
         c = r["certificate"]
-        print(f"{r['norm']} max-margin  γ* = {r['margin']:.15g}   (upper bound {c['upper_bound']:.15g}, "
-              f"relative gap {c['relative_gap']:.2e}, {len(c['support_vectors'])} support vectors)")
+        print(
+            f"{r['norm']} max-margin  γ* = {r['margin']:.15g}   (upper bound {c['upper_bound']:.15g}, "
+            f"relative gap {c['relative_gap']:.2e}, {len(c['support_vectors'])} support vectors)"
+        )
         print(f"β = [{_head(r['predictor'])}]   solver: {r['solver']}")
 
     emit(res.to_json(), as_json, human)
@@ -46,13 +48,16 @@ def margin(
 
 @app.command()
 def interpolate(
-    data: str = typer.Option(..., "--data", help="a regression data file (.npz/.csv/.parquet) or built-in set"),
+    data: str = typer.Option(
+        ..., "--data", help="a regression data file (.npz/.csv/.parquet) or built-in set"
+    ),
     model: str = typer.Option("diagonal", "--model", help="diagonal | diagonal-untied | diagonal-uv"),
     depth: int = typer.Option(None, "--depth", help="depth D of the diagonal network (default 2)"),
     alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
     shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
-    least_squares: bool = typer.Option(False, "--least-squares",
-                                       help="interpolate the least-squares fit when Xβ = y is inconsistent"),
+    least_squares: bool = typer.Option(
+        False, "--least-squares", help="interpolate the least-squares fit when Xβ = y is inconsistent"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
 ):
     """The minimum-Q interpolant: where square-loss gradient flow of a diagonal network converges."""
@@ -65,8 +70,10 @@ def interpolate(
     def human(r):
         c = r["certificate"]
         stderr.print(f"status: {r['status']}  ({r['message']})")
-        print(f"‖Xβ − y‖/max(1,‖y‖) = {c['residual']:.2e}   KKT residual = {c['kkt_residual']:.2e}   "
-              f"Q(β) = {c['objective_Q']:.10g}")
+        print(
+            f"‖Xβ − y‖/max(1,‖y‖) = {c['residual']:.2e}   KKT residual = {c['kkt_residual']:.2e}   "
+            f"Q(β) = {c['objective_Q']:.10g}"
+        )
         print(f"β = [{_head(r['predictor'])}]")
 
     emit(res.to_json(), as_json, human)
@@ -78,15 +85,27 @@ def _read_trajectory(path: str):
 
     p = Path(path)
     if not p.exists():
-        raise BiasflowError(f"trajectory file {path!r} not found; write one with `biasflow flow ... --json > FILE`")
+        raise BiasflowError(
+            f"trajectory file {path!r} not found; write one with `biasflow flow ... --json > FILE`"
+        )
     try:
         obj = json.loads(p.read_text())
-        cps = [Checkpoint(log10_loss=float(c["log10_loss"]), log10_time=float(c.get("log10_time", math.nan)),
-                          params=None, predictor=np.asarray(c["predictor"], float)) for c in obj["checkpoints"]]
+        cps = [
+            Checkpoint(
+                log10_loss=float(c["log10_loss"]),
+                log10_time=float(c.get("log10_time", math.nan)),
+                params=None,
+                predictor=np.asarray(c["predictor"], float),
+            )
+            for c in obj["checkpoints"]
+        ]
     except (ValueError, KeyError, TypeError) as e:
-        raise BiasflowError(f"{path}: not a `biasflow flow --json` result ({type(e).__name__}: {e})") from None
-    return Trajectory(status=obj.get("status", "ok"), checkpoints=cps, loss=obj.get("loss", ""),
-                      model=obj.get("model", {}))
+        raise BiasflowError(
+            f"{path}: not a `biasflow flow --json` result ({type(e).__name__}: {e})"
+        ) from None
+    return Trajectory(
+        status=obj.get("status", "ok"), checkpoints=cps, loss=obj.get("loss", ""), model=obj.get("model", {})
+    )
 
 
 @app.command()
@@ -98,15 +117,20 @@ def predict(
     alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
     shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
     loss: str = typer.Option(None, "--loss", help="exp | logistic (classification, default exp) | square"),
-    at_loss: str = typer.Option(None, "--at-loss",
-                                help="training loss level(s), e.g. 1e-100 or 1e-10,1e-100 (Q_mu max-margin); "
-                                     "omit for the limit"),
+    at_loss: str = typer.Option(
+        None,
+        "--at-loss",
+        help="training loss level(s), e.g. 1e-100 or 1e-10,1e-100 (Q_mu max-margin); omit for the limit",
+    ),
     lr: float = typer.Option(None, "--lr", help="GD step η: the interpolant GD converges to (diagonal-uv)"),
     steps: int = typer.Option(None, "--steps", help="GD steps for --lr (default 20000)"),
     least_squares: bool = typer.Option(False, "--least-squares", help="regression: fit y's projection"),
-    trajectory: str = typer.Option(None, "--trajectory",
-                                   help="a `biasflow flow --json` result: compare every checkpoint with the "
-                                        "prediction at its own loss level"),
+    trajectory: str = typer.Option(
+        None,
+        "--trajectory",
+        help="a `biasflow flow --json` result: compare every checkpoint with the "
+        "prediction at its own loss level",
+    ),
     seed: int = typer.Option(0, "--seed", help="random seed for random initializations"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
 ):
@@ -127,13 +151,29 @@ def predict(
         if not levels:
             raise BiasflowError("--at-loss is empty; give e.g. --at-loss 1e-100")
     if levels is None or len(levels) == 1:
-        preds = [run(net, ds, None if levels is None else levels[0], loss=loss, lr=lr, steps=steps,
-                     least_squares=least_squares)]
+        preds = [
+            run(
+                net,
+                ds,
+                None if levels is None else levels[0],
+                loss=loss,
+                lr=lr,
+                steps=steps,
+                least_squares=least_squares,
+            )
+        ]
     else:
         preds = [run(net, ds, lv, loss=loss) for lv in levels]
-    out = preds[0].to_json() if len(preds) == 1 else {
-        "status": "ok" if all(p.status == "ok" for p in preds) else next(p.status for p in preds if p.status != "ok"),
-        "predictions": [p.to_json() for p in preds]}
+    out = (
+        preds[0].to_json()
+        if len(preds) == 1
+        else {
+            "status": "ok"
+            if all(p.status == "ok" for p in preds)
+            else next(p.status for p in preds if p.status != "ok"),
+            "predictions": [p.to_json() for p in preds],
+        }
+    )
     if trajectory is not None:
         traj = _read_trajectory(trajectory)
         if ds.task == "classification" and _diagonal(net) and traj.checkpoints:
@@ -150,13 +190,32 @@ def predict(
             extra = f"  γ = {it['gamma']:.6g}" if "gamma" in it else ""
             extra += f"  μ = {it['mu']:.4g}" if "mu" in it else ""
             print(f"{it['kind']}{lv}{extra}")
-            cert = {k: v for k, v in it["certificate"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            cert = {
+                k: v
+                for k, v in it["certificate"].items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
             print("  " + "  ".join(f"{k} {v:.3g}" for k, v in cert.items()))
             print(f"  β̃ = [{_head(it['predictor'])}]")
         for row in r.get("comparison", []):
-            keys = [k for k in ("gap_l1", "gap_l2", "gap_l2D", "kkt_l2D", "rho_nsv", "dist_pred", "residual",
-                                "l1_ratio", "dist_l2") if isinstance(row.get(k), float) and not math.isnan(row[k])]
-            print(f"loss {format_level(row['log10_loss']):>10}  " + "  ".join(f"{k} {row[k]:.3e}" for k in keys))
+            keys = [
+                k
+                for k in (
+                    "gap_l1",
+                    "gap_l2",
+                    "gap_l2D",
+                    "kkt_l2D",
+                    "rho_nsv",
+                    "dist_pred",
+                    "residual",
+                    "l1_ratio",
+                    "dist_l2",
+                )
+                if isinstance(row.get(k), float) and not math.isnan(row[k])
+            ]
+            print(
+                f"loss {format_level(row['log10_loss']):>10}  " + "  ".join(f"{k} {row[k]:.3e}" for k in keys)
+            )
 
     emit(out, as_json, human)
     return 0 if out["status"] == "ok" else 3
