@@ -52,7 +52,13 @@ def _flow(model, ds, loss, until, levels):
 def classification(quick: bool) -> dict:
     """Flows of FC, diagonal and conv nets with exp loss; gaps to their predicted biases per checkpoint."""
     from ..bias.margins import max_margin, normalized_margin
-    from ..bias.transformed import fourier_l1, fourier_l1_max_margin, transformed_kkt
+    from ..bias.transformed import (
+        fourier_l1,
+        fourier_l1_max_margin,
+        fourier_l2L_candidate,
+        fourier_lp,
+        transformed_kkt,
+    )
     from ..data import gaussian
     from ..models import Conv, Dense, Diagonal
 
@@ -64,7 +70,7 @@ def classification(quick: bool) -> dict:
     d = ds.d
     nets = {
         "FC, L=3 (→ ℓ2 SVM)": (
-            Dense(d=d, depth=3, width=d, alpha=0.3, seed=0),
+            Dense(d=d, depth=3, width=8, alpha=0.3, seed=0),
             lambda b: _gap(normalized_margin(b, ds, "l2"), g2),
         ),
         "diagonal, L=2 (→ ℓ1)": (
@@ -76,8 +82,11 @@ def classification(quick: bool) -> dict:
             lambda b: _gap(float(np.min(ds.A @ b)) / fourier_l1(b), gF),
         ),
         "conv, L=3 (Fourier ℓ2/3 KKT)": (
-            Conv(d=d, depth=3, alpha=0.3, seed=0),
-            lambda b: transformed_kkt(b, ds, 3, space="fourier")["residual"],
+            Conv(d=d, depth=3, alpha=0.05, seed=0),
+            # at a finite loss the support vectors' margins differ by O(log n)/γ: relative tolerances of 1e-2
+            lambda b: transformed_kkt(b, ds, 3, space="fourier", tol_margin=1e-2, tol_support=1e-2)[
+                "residual"
+            ],
         ),
     }
     out = {}
@@ -86,12 +95,20 @@ def classification(quick: bool) -> dict:
         traj = _flow(model, ds, "exp", levels[-1], levels)
         pts = [(float(c.log10_loss), float(metric(np.asarray(c.predictor, float)))) for c in traj.checkpoints]
         out[label] = {
+            "final": np.asarray(traj.final.predictor, float).tolist() if traj.final is not None else [],
             "status": traj.status,
             "message": traj.message,
             "points": pts,
             "model": model.config(),
             "seconds": time.perf_counter() - t0,
         }
+    last = out["conv, L=3 (Fourier ℓ2/3 KKT)"]
+    if last["status"] == "ok" and last["points"]:
+        b = np.asarray(last["final"], float)
+        cand = fourier_l2L_candidate(ds, 3)
+        last["objective_flow"] = fourier_lp(b / float(np.min(ds.A @ b)), 2.0 / 3.0)
+        last["objective_best_effort"] = float(cand["objective"])
+        last["kkt_best_effort"] = float(cand["kkt"]["residual"])
     out["_refs"] = {"gamma_l2": g2, "gamma_l1": g1, "gamma_fourier_l1": gF}
     return out
 
@@ -103,19 +120,20 @@ def regression(quick: bool) -> dict:
     from ..models import Dense, TensorNetwork
 
     ds = gaussian(n=REG["n"], d=REG["d"], k=REG["k"], task="regression", seed=REG["seed"])
-    until = -20.0
+    until = -14.0 if quick else -20.0
     alphas = [1.0, 0.3, 0.1] if quick else [1.0, 0.5, 0.3, 0.1, 0.05]
+    yun_alphas = [1.0, 0.1] if quick else alphas
     b2 = min_l2_interpolant(ds)
     fc = []
     for a in alphas:
-        traj = _flow(Dense(d=ds.d, depth=2, width=ds.d, alpha=a, seed=0), ds, "square", until, [until])
+        traj = _flow(Dense(d=ds.d, depth=2, width=4, alpha=a, seed=0), ds, "square", until, [until])
         if traj.status == "ok" and traj.final is not None:
             b = np.asarray(traj.final.predictor, float)
             fc.append((a, float(np.linalg.norm(b - b2) / np.linalg.norm(b2))))
     yun = []
     rng = np.random.default_rng(1)
     shape = (rng.standard_normal(ds.d), rng.standard_normal(ds.d))
-    for a in alphas:
+    for a in yun_alphas:
         p0 = tuple(a * s for s in shape)
         net = TensorNetwork.diagonal(ds.d, 2, alpha=a).with_init(p0)
         pred = yun_interpolant(ds.X, ds.y, p0)
@@ -219,9 +237,11 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
         ),
         (
             "conv, L=3 (Fourier ℓ2/3 KKT)",
-            "a full-length depth-3 conv net approaches a stationary point of "
-            "min ‖DFT β‖_{2/3}: its KKT residual falls below 0.05 by the last checkpoint",
-            0.05,
+            "a full-length depth-3 conv net (α = 0.05) converges to a stationary point of "
+            "min ‖DFT β‖_{2/3} s.t. margins ≥ 1: its Fourier KKT residual is below 1e-6 at the last "
+            "checkpoint "
+            "(non-convex: the point reached need not be the best-effort reweighted solution)",
+            1e-6,
             SOURCE + " (stationarity only, L ≥ 3)",
         ),
     ]
@@ -235,6 +255,11 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
         mono = _decreasing(vals) if "KKT" not in label else True
         ok = r["status"] == "ok" and mono and vals[-1] < tol
         meas = ", ".join(f"1e{lv:g}: {v:.2e}" for lv, v in pts)
+        if "objective_flow" in r:
+            meas += (
+                f"; ‖DFT β̃‖_(2/3) of the flow's point {r['objective_flow']:.4g} vs the reweighted best "
+                f"effort {r['objective_best_effort']:.4g} (KKT {r['kkt_best_effort']:.1e})"
+            )
         claims.append(Claim(text, f"{meas}; status {r['status']}", bool(ok), src))
     fc = reg["fc"]
     if fc:
