@@ -132,16 +132,22 @@ class Store:
         """
         if not runs:
             raise BiasflowError("nothing to store: no runs given")
-        tables = []
+        tables, flat, flat_ids = [], [], []
         for run_id, rows in runs.items():
             if not _RUN_ID.match(str(run_id)):
                 raise BiasflowError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' or '-'")
-            table = rows if isinstance(rows, pa.Table) else rows_to_table(rows)
-            if table.num_rows == 0:
+            n = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
+            if n == 0:
                 raise BiasflowError(f"run {run_id}: no rows to store; a run stores at least its status")
-            if "run_id" in table.column_names:
-                table = table.drop_columns(["run_id"])
-            tables.append(table.add_column(0, "run_id", pa.array([str(run_id)] * table.num_rows, pa.string())))
+            if isinstance(rows, pa.Table):
+                t = rows.drop_columns(["run_id"]) if "run_id" in rows.column_names else rows
+                tables.append(t.add_column(0, "run_id", pa.array([str(run_id)] * n, pa.string())))
+            else:
+                flat.extend(rows)
+                flat_ids.extend([str(run_id)] * n)
+        if flat:
+            t = rows_to_table(flat, skip=("run_id",))
+            tables.append(t.add_column(0, "run_id", pa.array(flat_ids, pa.string())))
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
         ids = sorted(runs)
         tag = ids[0] if len(ids) == 1 else f"{ids[0]}+{len(ids) - 1}-{_digest(ids)}"
@@ -221,46 +227,40 @@ class Store:
 
 
 # -------------------------------------------------------------------------------------------- helpers
-def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+def rows_to_table(rows: Iterable[Mapping[str, Any]], skip: tuple[str, ...] = ()) -> pa.Table:
     """Rows (dicts) → a pyarrow Table with stable column types.
 
-    Floats stay float64 (NaN/inf kept as null only when given as None); lists/arrays become
-    ``list<double>``; dicts are stored as JSON text.
+    Floats stay float64 (missing values are null); ints int64 (float64 when mixed with floats); lists and
+    arrays become ``list<double>``; dicts are stored as JSON text.
+
+    >>> rows_to_table([{"a": 1.0, "b": "x"}, {"a": None, "c": [1, 2]}]).to_pylist()
+    [{'a': 1.0, 'b': 'x', 'c': None}, {'a': None, 'b': None, 'c': [1.0, 2.0]}]
     """
     rows = list(rows)
-    cols: dict[str, list] = {}
-    for i, r in enumerate(rows):
-        for k in r:
-            if k not in cols:
-                cols[k] = [None] * i
-        for k in cols:
-            cols[k].append(_cell(r.get(k)))
-    arrays = {}
-    for k, vals in cols.items():
-        arrays[k] = _array(vals)
-    return pa.table(arrays)
+    if not rows:
+        return pa.table({})
+    every = set().union(*(r.keys() for r in rows)) - set(skip)
+    keys = [k for k in rows[0] if k in every]
+    keys += sorted(every - set(keys), key=str)
+    return pa.table({k: _array([r.get(k) for r in rows]) for k in keys})
 
 
-def _cell(v):
-    if isinstance(v, np.ndarray):
-        return [float(x) for x in v.ravel()]
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, tuple):
-        return list(v)
-    if isinstance(v, dict):
-        return json.dumps(v, sort_keys=True, default=str)
-    return v
+_NONE = type(None)
 
 
 def _array(vals: list) -> pa.Array:
-    kinds = {type(v) for v in vals if v is not None}
+    kinds = {type(v) for v in vals}
+    kinds.discard(_NONE)
     if not kinds:
         return pa.array(vals, pa.float64())
+    if kinds == {float}:
+        return pa.array(vals, pa.float64())
+    if kinds == {str}:
+        return pa.array(vals, pa.string())
+    if not kinds <= {float, int, bool, str, list}:
+        vals = [_cell(v) for v in vals]
+        kinds = {type(v) for v in vals}
+        kinds.discard(_NONE)
     if kinds <= {bool}:
         return pa.array(vals, pa.bool_())
     if kinds <= {int}:
@@ -271,6 +271,22 @@ def _array(vals: list) -> pa.Array:
         return pa.array([None if v is None else [float(x) for x in v] for v in vals], pa.list_(pa.float64()))
     return pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str))
                      for v in vals], pa.string())
+
+
+def _cell(v):
+    if isinstance(v, np.ndarray):
+        return [float(x) for x in v.ravel()]
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True, default=str)
+    return v
 
 
 def _clean_row(r: dict) -> dict:
