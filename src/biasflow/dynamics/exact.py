@@ -173,6 +173,7 @@ class DualSystem:
                 f"model {getattr(model, 'name', model)!r} has no exact dual solution; use method='autodiff'"
             )
         self.model = model
+        self._data = data
         self.A = np.ascontiguousarray(np.asarray(data.A, dtype=np.float64))
         self.At = np.ascontiguousarray(self.A.T)
         self.y = np.asarray(data.y, dtype=np.float64)
@@ -199,6 +200,28 @@ class DualSystem:
         val = (z, b, b1, b2, m, logL, w, c, q, g)
         self._key, self._val = key, val
         return val
+
+    def shares_data_with(self, other) -> bool:
+        return isinstance(other, DualSystem) and other.A is self.A and other.name == self.name
+
+    @staticmethod
+    def evaluate_many(systems, nus):
+        """Fill the caches of several systems on the same data with two matrix-matrix products."""
+        first = systems[0]
+        V = np.stack(nus, axis=1)
+        Z = first.At @ V
+        maps = [sy.maps(Z[:, j]) for j, sy in enumerate(systems)]
+        B = np.stack([mp[0] for mp in maps], axis=1)
+        M = first.A @ B
+        terms = [loss_terms(first.name, M[:, j], first.y) for j in range(len(systems))]
+        W = np.stack([tm[1] for tm in terms], axis=1)
+        Q = first.At @ W
+        for j, sy in enumerate(systems):
+            b, b1, b2 = maps[j]
+            q = Q[:, j]
+            logL, w, c = terms[j]
+            sy._key = nus[j].tobytes()
+            sy._val = (Z[:, j], b, b1, b2, M[:, j], logL, w, c, q, float(b1 @ (q * q)))
 
     def evaluate(self, nu):
         z, b, b1, b2, m, logL, w, c, q, g = self._state(nu)
