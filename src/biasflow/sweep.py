@@ -848,7 +848,8 @@ def prepare(cfg: SweepConfig, out: str | Path, *, resume: bool = False, text: st
 
 def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None, resume: bool = False,
               text: str | None = None, runner: Runner | None = None,
-              on_progress: Callable[[int, int, str], None] | None = None, workers: int = 2) -> SweepSummary:
+              on_progress: Callable[[int, int, str], None] | None = None, workers: int = 2,
+              client=None) -> SweepSummary:
     """Run a sweep into results directory ``out``.
 
     Args:
@@ -859,12 +860,16 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None
         resume: skip runs whose ``run_id`` is already stored.
         runner: the batch function (default :func:`run_batch`); each returns ``[(run_id, rows), ...]``.
         on_progress: called as ``on_progress(done, total, info)`` after each stored batch.
+        workers: worker processes for ``scheduler="local"``.
+        client: an existing ``distributed.Client`` to use instead of ``scheduler`` (left open).
     """
     from . import _jax  # noqa: F401
 
     t0 = time.perf_counter()
     runner = runner or run_batch
-    client = _connect(scheduler, workers) if scheduler else None  # fail fast, before any run
+    own = client is None
+    if client is None:
+        client = _connect(scheduler, workers) if scheduler else None  # fail fast, before any run
     try:
         store, specs, todo = prepare(cfg, out, resume=resume, text=text)
         if text is not None:
@@ -900,11 +905,12 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None
             for fut in as_completed(futures):
                 store_results(fut.result())
     finally:
-        if client is not None:
+        if client is not None and own:
             _close(client)
     return SweepSummary(out=str(out), runs=len(specs), executed=len(todo), skipped=len(specs) - len(todo),
                         failed=stats["failed"], rows=stats["rows"], seconds=time.perf_counter() - t0,
-                        scheduler=scheduler or "in-process", statuses=stats["statuses"])
+                        scheduler=scheduler or ("dask" if client is not None else "in-process"),
+                        statuses=stats["statuses"])
 
 
 def _safe(runner: Runner, batch: list[dict]) -> list[tuple[str, Rows]]:
