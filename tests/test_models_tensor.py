@@ -144,32 +144,33 @@ def test_registry_builds_each_model():
 
 # --------------------------------------------------------------------------------------- invariants
 def _gf_invariant_drift(model, params, A, t1=3.0):
-    """Integrate θ̇ = −∇ℒ (exp loss) with diffrax at tight tolerances; return relative invariant drift."""
-    import diffrax
+    """Integrate θ̇ = −∇ℒ (exp loss) by SciPy DOP853 at rtol 1e-12; return relative invariant drift."""
+    from jax.flatten_util import ravel_pytree
+    from scipy.integrate import solve_ivp
 
     A = jnp.asarray(A)
+    flat0, unravel = ravel_pytree(params)
 
-    def loss(p):
-        return jnp.mean(jnp.exp(-A @ model.predictor(p)))
+    def loss(th):
+        return jnp.mean(jnp.exp(-A @ model.predictor(unravel(th))))
 
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(lambda t, p, _: jax.tree_util.tree_map(lambda g: -g, jax.grad(loss)(p))),
-        diffrax.Dopri8(),
-        0.0,
-        t1,
-        0.01,
-        params,
-        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-14),
-        max_steps=100_000,
+    grad = jax.jit(jax.grad(loss))
+    sol = solve_ivp(
+        lambda t, th: -np.asarray(grad(jnp.asarray(th))),
+        (0.0, t1),
+        np.asarray(flat0),
+        rtol=1e-12,
+        atol=1e-14,
+        method="DOP853",
     )
-    p1 = jax.tree_util.tree_map(lambda x: x[-1], sol.ys)
+    p1 = unravel(jnp.asarray(sol.y[:, -1]))
     scale = sum(float(jnp.sum(v * v)) for v in jax.tree_util.tree_leaves(p1))
     drift = float(jnp.max(jnp.abs(model.invariants(p1) - model.invariants(params)))) / scale
-    moved = float(loss(p1)) < 0.5 * float(loss(params))
+    moved = float(loss(sol.y[:, -1])) < 0.5 * float(loss(flat0))
     return drift, moved
 
 
-@pytest.mark.parametrize("kind", ["dense", "conv", "tensor"])
+@pytest.mark.parametrize("kind", ["tensor"])  # dense and conv: tests/test_tensor_flows.py, via flow()
 def test_invariants_conserved_along_flow(kind):
     n, d = 6, 8
     X = rng.standard_normal((n, d))
@@ -226,7 +227,7 @@ def test_memory_budget_env(monkeypatch):
         Dense(d=3)
 
 
-@settings(max_examples=10)
+@settings(max_examples=5)
 @given(d=st.integers(1, 7), depth=st.integers(1, 3), k=st.integers(1, 7))
 def test_conv_tensor_agree_hypothesis(d, depth, k):
     k = min(k, d)

@@ -303,7 +303,7 @@ def fourier_l1_max_margin(data: Dataset, *, weights=None) -> FourierMarginResult
     cons = [cp.SOC(t, cp.vstack([Re @ beta, Im @ beta]), axis=0), A @ beta >= 1]
     prob = cp.Problem(cp.Minimize(w @ t), cons)
     try:
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, max_iter=400)
+        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-9, tol_gap_rel=1e-9, tol_feas=1e-9, max_iter=400)
     except cp.error.SolverError as e:
         raise BiasflowError(f"Clarabel failed on the Fourier-ℓ1 max-margin SOCP ({e})") from None
     if prob.status in ("infeasible", "infeasible_inaccurate"):
