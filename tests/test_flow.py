@@ -12,10 +12,10 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import linprog
 
 from biasflow.data import gaussian, make_dataset, non_separable
+from biasflow.dynamics.flow import flow, flow_many
 from biasflow.errors import BiasflowError
 from biasflow.losses import EXP, LOGISTIC, SQUARE
 from biasflow.models import Diagonal, UntiedDiagonal
-from biasflow.dynamics.flow import flow, flow_many
 
 LN10 = math.log(10.0)
 DS = gaussian(n=10, d=30, k=1, seed=0)  # THEORY.md §8.15 data
@@ -88,7 +88,8 @@ def test_closed_form_matches_joint_integration(D, loss):
         return np.concatenate([D * up ** (D - 1) * q, -D * um ** (D - 1) * q, r / n])
 
     a = np.asarray(model.scales)
-    sol = solve_ivp(f, (0, 3.0), np.concatenate([a, a, np.zeros(n)]), method="DOP853", rtol=1e-13, atol=1e-15)
+    y0 = np.concatenate([a, a, np.zeros(n)])
+    sol = solve_ivp(f, (0, 3.0), y0, method="DOP853", rtol=1e-13, atol=1e-15)
     Y = sol.y[:, -1]
     up, um, nu = Y[:d], Y[d:2 * d], Y[2 * d:]
     beta = up**D - um**D
@@ -251,7 +252,8 @@ def test_kernel_limit_square_loss_is_min_l2_interpolant():
 def test_small_alpha_tends_to_min_l1_interpolant():
     X, y = np.asarray(REG.X), np.asarray(REG.y)
     d = X.shape[1]
-    res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=[(0, None)] * (2 * d), method="highs")
+    res = linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=[(0, None)] * (2 * d),
+                  method="highs")
     l1 = res.fun
     gaps = []
     for alpha in (1e-1, 1e-3, 1e-6):

@@ -369,7 +369,6 @@ def integrate_many(
     the step-size control, the factorizations and (for :class:`~biasflow.dynamics.exact.DualSystem`) the
     right-hand sides are shared. Results match single :func:`integrate` runs to solver tolerance.
     """
-    from scipy import sparse
 
     ctxs = [_phase_tau(sy, levels, floor_log10=floor_log10, rtol=rtol, atol=atol, method_tau=method_tau,
                        max_steps=max_steps, callback=None) for sy in systems]
@@ -387,47 +386,55 @@ def integrate_many(
                 results[i] = _phase_sigma(systems[i], ctxs[i], rtol=rtol, atol=atol, method=method,
                                           max_steps=max_steps, callback=None)
             continue
-        starts = [_sigma_start(systems[i], ctxs[i]) for i in members]
-        sig0, sig_levels = starts[0][1], starts[0][2]
-        sizes = [systems[i].dim + 1 for i in members]
-        offs = np.concatenate([[0], np.cumsum(sizes)])
-        Y0 = np.concatenate([s[0] for s in starts])
-        s_b = ctxs[members[0]]["s0"]
-        counter = _Counter(max_steps * len(members), callback)
-        many = getattr(systems[members[0]], "evaluate_many", None)
-        shared = many is not None and all(getattr(systems[i], "shares_data_with", lambda o: False)(
-            systems[members[0]]) for i in members)
-
-        def f(sig, Y):
-            out = np.empty_like(Y)
-            if shared:
-                many([systems[i] for i in members], [Y[offs[j]:offs[j + 1] - 1] for j in range(len(members))])
-            for j, i in enumerate(members):
-                _sigma_rhs(systems[i], sig, Y[offs[j]:offs[j + 1]], out[offs[j]:offs[j + 1]])
-            counter.tick(s_b + math.exp(sig))
-            return out
-
-        def jac(sig, Y):
-            blocks = [_sigma_jac(systems[i], sig, Y[offs[j]:offs[j + 1]]) for j, i in enumerate(members)]
-            return sparse.block_diag(blocks, format="csc")
-
-        t0 = time.perf_counter()
-        try:
-            sol = solve_ivp(f, (sig0, sig_levels[-1]), Y0, method=method or "BDF", t_eval=sig_levels,
-                            rtol=rtol, atol=atol, jac=jac)
-        except _Budget:
-            sol = None
-        for j, i in enumerate(members):
-            c = ctxs[i]
-            st = c["stats"]
-            st["phases"].append({"clock": "sigma", "method": method or "BDF", "nfev": counter.n,
-                                 "stacked": len(members)})
-            st["nfev"] += counter.n
-            if sol is None:
-                status, message = "max_steps", "σ-clock phase exceeded its evaluation budget"
-            else:
-                status, message = _collect(systems[i], c, len(sol.t), sol.y[offs[j]:offs[j + 1]],
-                                           f"σ-clock solver stopped: {sol.message}")
-            st["seconds"] = time.perf_counter() - t0
-            results[i] = ClockResult(status, message, *c["out"], st)
+        _solve_stacked(systems, ctxs, members, results, rtol=rtol, atol=atol, method=method,
+                       max_steps=max_steps, callback=callback)
     return results  # type: ignore[return-value]
+
+
+def _solve_stacked(systems, ctxs, members, results, *, rtol, atol, method, max_steps, callback):
+    """One BDF solve of the σ-clock phases of ``members`` stacked (block-diagonal sparse Jacobian)."""
+    from scipy import sparse
+
+    starts = [_sigma_start(systems[i], ctxs[i]) for i in members]
+    sig0, sig_levels = starts[0][1], starts[0][2]
+    sizes = [systems[i].dim + 1 for i in members]
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    Y0 = np.concatenate([s[0] for s in starts])
+    s_b = ctxs[members[0]]["s0"]
+    counter = _Counter(max_steps * len(members), callback)
+    many = getattr(systems[members[0]], "evaluate_many", None)
+    shared = many is not None and all(getattr(systems[i], "shares_data_with", lambda o: False)(
+        systems[members[0]]) for i in members)
+
+    def f(sig, Y):
+        out = np.empty_like(Y)
+        if shared:
+            many([systems[i] for i in members], [Y[offs[j]:offs[j + 1] - 1] for j in range(len(members))])
+        for j, i in enumerate(members):
+            _sigma_rhs(systems[i], sig, Y[offs[j]:offs[j + 1]], out[offs[j]:offs[j + 1]])
+        counter.tick(s_b + math.exp(sig))
+        return out
+
+    def jac(sig, Y):
+        blocks = [_sigma_jac(systems[i], sig, Y[offs[j]:offs[j + 1]]) for j, i in enumerate(members)]
+        return sparse.block_diag(blocks, format="csc")
+
+    t0 = time.perf_counter()
+    try:
+        sol = solve_ivp(f, (sig0, sig_levels[-1]), Y0, method=method or "BDF", t_eval=sig_levels,
+                        rtol=rtol, atol=atol, jac=jac)
+    except _Budget:
+        sol = None
+    for j, i in enumerate(members):
+        c = ctxs[i]
+        st = c["stats"]
+        st["phases"].append({"clock": "sigma", "method": method or "BDF", "nfev": counter.n,
+                             "stacked": len(members)})
+        st["nfev"] += counter.n
+        if sol is None:
+            status, message = "max_steps", "σ-clock phase exceeded its evaluation budget"
+        else:
+            status, message = _collect(systems[i], c, len(sol.t), sol.y[offs[j]:offs[j + 1]],
+                                       f"σ-clock solver stopped: {sol.message}")
+        st["seconds"] = time.perf_counter() - t0
+        results[i] = ClockResult(status, message, *c["out"], st)

@@ -130,30 +130,30 @@ def _jax_maps(model):
 
 
 # ---------------------------------------------------------------------------------------------- losses
-def _lse(v):
-    mx = np.max(v)
-    if not np.isfinite(mx):
-        return mx
-    return mx + math.log(np.sum(np.exp(v - mx)))
-
-
 def loss_terms(name: str, m: np.ndarray, y: np.ndarray | None):
-    """(log ℒ, w, c) in NumPy: w = r/(nℒ) and ∂w/∂m = −diag(c) + wwᵀ (see module docstring)."""
+    """(log ℒ, w, c) in NumPy: w = r/(nℒ) and ∂w/∂m = −diag(c) + wwᵀ (see module docstring).
+
+    The weights are formed as shifted softmaxes, so they are exact to rounding relative to themselves
+    even when log ℒ is −1e6 (no catastrophic cancellation in exp(log r − log ℒ)).
+    """
     n = m.shape[0]
     if name == "exp":
         lt = -m
-        L = _lse(lt)
-        w = np.exp(lt - L)
-        return L - math.log(n), w, w
+        mx = np.max(lt)
+        e = np.exp(lt - mx)
+        S = float(np.sum(e))
+        w = e / S
+        return mx + math.log(S) - math.log(n), w, w
     if name == "logistic":
         lo = np.minimum(m, _LOG_SWITCH)
         hi = np.maximum(m, _LOG_SWITCH)
         lt = np.where(m <= _LOG_SWITCH, np.log(np.logaddexp(0.0, -lo)), -hi + np.log1p(-0.5 * np.exp(-hi)))
-        L = _lse(lt)
+        mx = np.max(lt)
+        S = float(np.sum(np.exp(lt - mx)))
         log_sig_neg = -(np.maximum(m, 0.0) + np.log1p(np.exp(-np.abs(m))))
-        w = np.exp(log_sig_neg - L)
+        w = np.exp(log_sig_neg - mx) / S
         sig = 0.5 * (1.0 + np.tanh(0.5 * m))  # σ(m)
-        return L - math.log(n), w, w * sig
+        return mx + math.log(S) - math.log(n), w, w * sig
     r = y - m
     rr = float(r @ r)
     logL = math.log(0.5 * rr / n) if rr > 0 else -math.inf

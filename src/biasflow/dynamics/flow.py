@@ -62,7 +62,8 @@ def _as_level(value, what: str) -> float:
     if v < 1:
         return math.log10(v)
     raise BiasflowError(
-        f"{what} = {value!r} is ambiguous: give a string such as '1e-100', a log10 value ≤ 0, or a value in (0, 1)"
+        f"{what} = {value!r} is ambiguous: give a string such as '1e-100', a log10 value ≤ 0, "
+        "or a value in (0, 1)"
     )
 
 
@@ -225,8 +226,8 @@ def flow_many(
     On the exact path the models share one separability check and one copy of the data matrices, and
     each runs its two clock phases (``stacked=True`` integrates all σ-clock phases as ONE block-diagonal
     ODE instead; measured slower, see :func:`biasflow.dynamics.clock.integrate_many`). Models without a
-    dual solution (or ``method="autodiff"``) run one :func:`flow` after the other. Each trajectory equals the single :func:`flow` run
-    to solver tolerance.
+    dual solution (or ``method="autodiff"``) run one :func:`flow` after the other. Each trajectory
+    equals the single :func:`flow` run to solver tolerance.
 
     >>> from biasflow.data import gaussian
     >>> from biasflow.models import Diagonal
@@ -271,12 +272,12 @@ def flow_many(
                              method_tau=options.get("solver_tau"), max_steps=max_steps, callback=callback,
                              stacked=stacked)
     return [_trajectory(r, sy, m, lossobj, levels, floor_log10, floor_msg, "exact")
-            for r, sy, m in zip(results, systems, models)]
+            for r, sy, m in zip(results, systems, models, strict=True)]
 
 
 def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method) -> Trajectory:
     cps = []
-    for lv, x, lt, clk in zip(res.levels, res.states, res.log10_times, res.clocks):
+    for lv, x, lt, clk in zip(res.levels, res.states, res.log10_times, res.clocks, strict=True):
         extra = {"s": clk["s"]}
         if clk.get("tau") is not None:
             extra["tau"] = clk["tau"]
