@@ -71,7 +71,7 @@ def primal_t_flow(model, data, loss, level_log10, rtol=1e-12):
     return th[:d] ** D - th[d:] ** D, math.log10(sol.t_events[0][0]), th
 
 
-# --------------------------------------------------------------------------- §8.1 closed form, §8.2 invariants
+# ------------------------------------------------------------------------ §8.1 closed form, §8.2 invariants
 @pytest.mark.parametrize("D", [2, 3])
 @pytest.mark.parametrize("loss", ["exp", "square"])
 def test_closed_form_matches_joint_integration(D, loss):

@@ -70,7 +70,8 @@ def test_weight_jacobian_matches_finite_differences():
         J = np.outer(w, w) - np.diag(c)
         h = 1e-6
         num = np.column_stack([
-            (loss_terms(name, z + h * e, y)[1] - loss_terms(name, z - h * e, y)[1]) / (2 * h) for e in np.eye(5)
+            (loss_terms(name, z + h * e, y)[1] - loss_terms(name, z - h * e, y)[1]) / (2 * h)
+            for e in np.eye(5)
         ])
         assert np.allclose(J, num, rtol=1e-6, atol=1e-8), name
 
