@@ -265,3 +265,12 @@ def test_kill_mid_sweep_leaves_no_partial_rows(tmp_path):
         assert c["n"] == (3 if c["s"] == "ok" else 1)
     s = run_sweep(parse_config(BASE), out, runner=single_runner, resume=True)
     assert s.skipped == len(counts) and len(st_.run_ids()) == 8
+
+
+@pytest.mark.parametrize("name", ["phase_diagram", "depth_seeds", "regression", "shape"])
+def test_example_configs_are_valid(name):
+    from biasflow.sweep import load_config
+
+    cfg, text = load_config(Path(__file__).parents[1] / "examples" / f"{name}.toml")
+    runs = expand(cfg, text)
+    assert runs and len({r["run_id"] for r in runs}) == len(runs)

@@ -199,7 +199,7 @@ class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "sweep"
     description: str = ""
-    batch: int = Field(32, ge=1, le=4096)
+    batch: int = Field(8, ge=1, le=4096)
     run: RunConfig = RunConfig()
     grid: dict[str, Any] = {}
 

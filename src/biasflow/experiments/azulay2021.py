@@ -56,7 +56,7 @@ def config_texts(quick: bool) -> dict[str, str]:
     alphas, shapes = _grid(quick)
     eff = sorted({float(f"{alpha_eff(a, s):.12g}") for a in alphas for s in shapes})
     naive = sorted({float(f"{math.sqrt(a):.12g}") for a in alphas})
-    head = f"""batch = 64
+    head = f"""batch = 16
 
 [run]
 {_data_line()}

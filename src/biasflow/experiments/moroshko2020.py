@@ -49,7 +49,7 @@ def config_text(quick: bool) -> str:
     levels = _levels(stop, 14 if quick else 32)
     return f'''name = "moroshko2020"
 description = "alpha x epsilon phase diagram, D = 2 diagonal network, exp loss, built-in sparse data"
-batch = 64
+batch = 16
 
 [run]
 data = "sparse"

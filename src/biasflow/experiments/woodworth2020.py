@@ -34,7 +34,7 @@ def config_text(quick: bool, depth: int = 2) -> str:
     alphas = FLOW_ALPHAS[depth] if quick else sorted(set(FLOW_ALPHAS[depth]) | {3.16228})
     return f'''name = "woodworth2020-D{depth}"
 description = "regression: gradient flow end points, depth {depth}"
-batch = 64
+batch = 16
 
 [run]
 data = {{generator = "gaussian", n = {DATA["n"]}, d = {DATA["d"]}, k = {DATA["k"]}, task = "regression", seed = 0}}
