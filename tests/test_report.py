@@ -14,7 +14,6 @@ import pytest
 from biasflow.report import build_report, gather
 from biasflow.store import Store
 from biasflow.sweep import parse_config, run_sweep
-
 from test_sweep import BASE, single_runner
 
 

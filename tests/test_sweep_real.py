@@ -14,7 +14,7 @@ import pytest
 from biasflow.bias.margins import max_margin
 from biasflow.data import builtin
 from biasflow.store import Store
-from biasflow.sweep import parse_config, run_batch, run_sweep, expand
+from biasflow.sweep import expand, parse_config, run_batch, run_sweep
 
 TEXT = """
 name = "real"

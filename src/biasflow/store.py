@@ -54,7 +54,7 @@ RUNS = "runs"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 # Files a results directory may hold besides the store itself (written by sweeps, reports, reproductions).
-_OWN = {STAMP, RUNS, "figures", "report.html", "sweep.toml", "experiment.json", "sweep.json"}
+_OWN = {STAMP, RUNS, "figures", "report.html", "sweep.toml", "experiment.json", "sweep.json", "sweeps"}
 
 
 def _versions() -> dict[str, str]:

@@ -48,6 +48,8 @@ biasflow.errors.BiasflowError: sweep config, line 2: run.alpah: unknown key; all
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
@@ -863,7 +865,6 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None
         workers: worker processes for ``scheduler="local"``.
         client: an existing ``distributed.Client`` to use instead of ``scheduler`` (left open).
     """
-    from . import _jax  # noqa: F401
 
     t0 = time.perf_counter()
     runner = runner or run_batch
@@ -915,7 +916,6 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None
 
 def _safe(runner: Runner, batch: list[dict]) -> list[tuple[str, Rows]]:
     """Run a batch; if the runner itself raises, store every run of the batch as failed."""
-    from . import _jax  # noqa: F401  (x64 on Dask workers)
 
     t0 = time.perf_counter()
     try:
@@ -968,16 +968,33 @@ def _close(client) -> None:
             cluster.close()
 
 
+_SCHEDULER: contextvars.ContextVar[str | None] = contextvars.ContextVar("biasflow_scheduler", default=None)
+
+
+@contextlib.contextmanager
+def use_scheduler(scheduler: str | None):
+    """Run the sweeps of a reproduction (:func:`sweep_rows`) on ``scheduler`` (``biasflow reproduce --scheduler``)."""
+    token = _SCHEDULER.set(scheduler)
+    try:
+        yield
+    finally:
+        _SCHEDULER.reset(token)
+
+
 def sweep_rows(text: str, out: str | Path, *, where: str = "sweep config", runner: Runner | None = None,
                on_progress=None) -> list[dict]:
     """Run (or resume) the sweep given as TOML ``text`` into ``out`` and return all of its stored rows.
 
-    Used by the reproductions: re-running one into the same directory reuses the stored runs.
+    Used by the reproductions: re-running one into the same directory reuses the stored runs. The config
+    is saved as ``out/sweeps/<name>.toml``, so the same sweep can be re-run with ``biasflow sweep`` (e.g.
+    on a Dask cluster). The scheduler is the one set by :func:`use_scheduler` (in-process by default).
     """
+    from .cli._common import atomic_write_text
     from .store import Store
 
     cfg = parse_config(text, where=where)
-    run_sweep(cfg, out, resume=True, runner=runner, on_progress=on_progress)
+    run_sweep(cfg, out, resume=True, runner=runner, on_progress=on_progress, scheduler=_SCHEDULER.get())
+    atomic_write_text(Path(out) / "sweeps" / f"{cfg.name}.toml", text)
     ids = [s["run_id"] for s in expand(cfg)]
     quoted = ", ".join(f"'{i}'" for i in ids)
     return Store(out).query(f"SELECT * FROM results WHERE run_id IN ({quoted}) ORDER BY alpha, log10_loss DESC")

@@ -56,20 +56,25 @@ def reproduce(
     name: str = typer.Argument(..., help="moroshko2020 | woodworth2020 | azulay2021 | yun2021 | huang2020"),
     out: Path = typer.Option(..., "--out", help="output directory: figures, store, report.html"),
     quick: bool = typer.Option(False, "--quick", help="smaller grids (≤ 60 s on 2 cores)"),
+    scheduler: str = typer.Option(None, "--scheduler", help="run its sweeps on Dask: 'local' or tcp://host:port"),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Reproduce a paper's main figures and check its claims on built-in data; writes DIR/report.html."""
     from ..experiments import EXPERIMENTS, get_experiment
     from ..report import build_report
     from ..store import Store
+    from ..sweep import _SCHEME, use_scheduler
     from ._common import atomic_write_text
 
+    if scheduler is not None and scheduler not in ("local", "local-threads") and not _SCHEME.match(scheduler):
+        raise BiasflowError(f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as "
+                            "tcp://host:8786")
     if name not in EXPERIMENTS:
         raise BiasflowError(f"unknown reproduction {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     Store(out)   # refuse an incompatible or foreign directory before running anything
     run = get_experiment(name)
     t0 = time.perf_counter()
-    with progress(f"reproduce {name}{' (quick)' if quick else ''}"):
+    with progress(f"reproduce {name}{' (quick)' if quick else ''}"), use_scheduler(scheduler):
         result = run(Path(out), quick)
     if not result.seconds:
         result.seconds = time.perf_counter() - t0
