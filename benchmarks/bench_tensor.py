@@ -6,8 +6,9 @@
    faster than a plain NumPy forward/backward loop, measured here in the same run).
 
 Timings are wall-clock; the CPU seconds of this process are printed beside them, since other jobs on a
-shared machine inflate wall time. Flows use the generic autodiff primal path of ``biasflow.dynamics.flow.flow`` with no special casing of
-these models. Prints timings and ratios; always exits 0.
+shared machine inflate wall time. Flows use the generic autodiff primal path of
+``biasflow.dynamics.flow.flow``, with no special casing of these models. Prints timings and ratios;
+always exits 0.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ def bench_flow(label: str, model, ds, until: float) -> None:
     fin = traj.final
     reached = f"1e{fin.log10_loss:.1f}" if fin is not None else "none"
     print(
-        f"{label}: {sec:.2f} s ({cpu:.2f} s CPU), status {traj.status}, reached loss {reached}, stats {traj.stats}   "
-        f"(target ≤ 30 s)"
+        f"{label}: {sec:.2f} s ({cpu:.2f} s CPU), status {traj.status}, reached loss {reached}, "
+        f"stats {traj.stats}   (target ≤ 30 s)"
     )
 
 
