@@ -76,3 +76,15 @@ alpha = [0.1, 0.3, 1.0, 3.0]
     assert a.failed == b.failed == 0 and b.scheduler == "local"
     q = "SELECT * EXCLUDE (seconds) FROM results ORDER BY run_id, log10_loss"
     assert Store(tmp_path / "a").query(q) == Store(tmp_path / "b").query(q)
+
+
+def test_woodworth_and_azulay_claims_can_fail():
+    from biasflow.experiments import azulay2021, woodworth2020
+
+    limits = [{"status": "ok", "depth": D, "alpha": a, "dist_l2": 0.5, "dist_l1": 0.5, "recovery_error": 0.5,
+               "l1_ratio": 0.1} for D in (2, 3) for a in (0.001, 0.01, 1.0, 10.0)]
+    claims = woodworth2020.check_claims(limits, [{}] * 4, 0.0, 0.1, [(1.0, 2, 1e-2)] * 4)
+    assert len(claims) == 4 and not any(c.holds for c in claims)
+    final = [{"alpha": 0.001, "shape": s, "recovery_error": 0.1, "dist_l2": 1.0} for s in (0.0, 0.99)]
+    claims = azulay2021.check_claims([(0.001, 0.99, -5.0, 1e-2, 1e-6)], final, [0.001], [0.0, 0.99])
+    assert len(claims) == 3 and not any(c.holds for c in claims)

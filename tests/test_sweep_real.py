@@ -6,6 +6,7 @@ Dask cluster and the reproductions are in the slow tests.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -96,3 +97,22 @@ alpha = [0.1, 1.0]
     assert res[specs[0]["run_id"]][-1]["status"] == "ok"
     bad = res[specs[1]["run_id"]]
     assert len(bad) == 1 and bad[0]["status"] == "invalid_input" and "method" in bad[0]["message"]
+
+
+def test_cli_sweep_resume_results(cli, tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('name = "cli"\n[run]\ndata = "sparse"\nuntil = "1e-20"\nlevels = ["1e-5", "1e-20"]\n'
+                   "[grid]\nalpha = [0.1, 1.0]\n")
+    out = tmp_path / "o"
+    code, stdout, err = cli("sweep", cfg, "--out", out, "--json")
+    assert code == 0, err
+    s = json.loads(stdout)
+    assert (s["runs"], s["executed"], s["failed"], s["rows"]) == (2, 2, 0, 4)
+    code, stdout, err = cli("sweep", cfg, "--out", out)
+    assert code == 2 and "--resume" in err
+    code, stdout, err = cli("sweep", cfg, "--out", out, "--resume", "--json")
+    assert code == 0 and json.loads(stdout)["skipped"] == 2
+    code, stdout, err = cli("results", out, "--json", "--sql",
+                            "SELECT alpha, gap_l1 FROM results WHERE log10_loss = -20 ORDER BY alpha")
+    rows = json.loads(stdout)
+    assert [r["alpha"] for r in rows] == [0.1, 1.0] and all(0 < r["gap_l1"] < 1 for r in rows)
