@@ -690,11 +690,14 @@ def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
     base = _base_row(spec)
     rows = []
     status, message = traj.status, traj.message or ""
+    extra = prediction_metrics(model, ds, traj)
     for i, c in enumerate(traj.checkpoints):
         beta = np.asarray(c.predictor, dtype=float)
         row = {**base, "checkpoint": i, "log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)}
         row.update(checkpoint_metrics(ds, beta, refs, degree=getattr(model, "degree", 2), teacher=teacher,
                                       alpha=spec["alpha"], log10_loss=float(c.log10_loss)))
+        if i < len(extra):
+            row.update({k: v for k, v in extra[i].items() if k not in row})
         row.update({"status": status, "message": message[:500], "seconds": float(seconds),
                     "predictor": beta.tolist()})
         rows.append(row)
@@ -709,6 +712,53 @@ def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
 
 
 # --------------------------------------------------------------------------------------------- metrics
+PREDICTION_COLUMNS = ("rho_nsv", "rho_nsv_pred", "kkt_l2D", "kkt_l1_offsupport", "gap_l2D", "support_precision",
+                      "support_recall", "dist_pred", "kkt_q")
+"""Columns taken from :func:`biasflow.bias.compare` against the model's limit prediction (THEORY.md §7)."""
+
+
+def prediction_metrics(model, ds, traj) -> list[dict]:
+    """Per-checkpoint certificate metrics against the model's predicted limit (ℓ1 / ℓ_{2/D} max-margin for
+    classification, the min-Q interpolant for regression): ρ_nsv, KKT residuals, support agreement,
+    distance to the prediction. Empty when no prediction applies (the other columns are unaffected)."""
+    try:
+        from .bias import compare
+
+        pred = _prediction_cached(_ds_key_store(ds), json.dumps(model.config(), sort_keys=True, default=str),
+                                  model)
+        if pred is None:
+            return []
+        out = []
+        for r in compare(traj, pred):
+            out.append({k: float(r[k]) for k in PREDICTION_COLUMNS if k in r and r[k] is not None})
+        return out
+    except Exception:  # noqa: BLE001 - certificates are extra columns; their failure must not fail the run
+        return []
+
+
+_PRED: dict = {}
+
+
+def _prediction_cached(ds_key: str, model_key: str, model):
+    from .bias import predict
+
+    key = (ds_key, model_key)
+    if key not in _PRED:
+        if len(_PRED) > 256:
+            _PRED.clear()
+        try:
+            _PRED[key] = predict(model, _REF_DS[ds_key])
+        except Exception:  # noqa: BLE001
+            _PRED[key] = None
+    return _PRED[key]
+
+
+def _ds_key_store(ds) -> str:
+    key = _ds_key(ds)
+    _REF_DS[key] = ds
+    return key
+
+
 @functools.lru_cache(maxsize=16)
 def _references_cached(key: str, ds_id: int):
     return _compute_references(_REF_DS[key])
