@@ -50,7 +50,7 @@ from ..errors import BiasflowError
 from ..levels import LN10, parse_level
 from .interpolate import _gram, _log_scale, _shifted, interpolate
 from .margins import _require_classification, max_margin
-from .potentials import potential_of
+from .potentials import PowerPotential, potential_of
 
 
 @dataclasses.dataclass(eq=False)
@@ -137,6 +137,16 @@ class Prediction:
 
 
 # --------------------------------------------------------------------------------- Q_μ max-margin solver
+def _kkt_res(lam, g) -> float:
+    """Scale-free KKT residual in margin units: |m_i − 1| on the support (λ_i > 1e-12·max λ), and the
+    violation max(0, 1 − m_i) off it (g = m − 1)."""
+    top = float(np.max(lam)) if lam.size else 0.0
+    on = lam > 1e-12 * top if top > 0 else np.zeros(lam.shape, bool)
+    r_on = float(np.max(np.abs(g[on]))) if np.any(on) else 0.0
+    r_off = float(np.max(np.maximum(-g[~on], 0.0))) if np.any(~on) else 0.0
+    return max(r_on, r_off)
+
+
 def _qmu_newton(A, pot, lam, tol, max_iter):
     """Projected Newton on f(λ) = ΣΨ(X̃ᵀλ) − 1ᵀλ over λ ≥ 0. Returns (λ, iterations, converged)."""
 
@@ -147,12 +157,23 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
     f, z = F(lam)
     if not math.isfinite(f):
         return lam, 0, False
+    prev = best = math.inf
+    stall = 0
     for it in range(1, max_iter + 1):
         m = A @ pot.beta(z)
         g = m - 1.0
-        pg = float(np.max(np.abs(np.minimum(lam, g))))
+        pg = _kkt_res(lam, g)
         if pg <= tol:
             return lam, it - 1, True
+        if pg <= 1e-8 and pg > 0.5 * prev:  # rounding floor of β = Ψ'(X̃ᵀλ) near a depth ≥ 3 domain edge
+            return lam, it - 1, True
+        prev = pg
+        if pg < best * 0.9:
+            best, stall = pg, 0
+        else:
+            stall += 1
+            if stall >= 10:  # no progress: float64 cannot resolve this scale any better
+                return lam, it - 1, pg <= 1e3 * tol
         eps = min(1e-3, pg)
         act = (lam <= eps) & (g > 0)
         free = ~act
@@ -163,6 +184,9 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
         step = np.zeros_like(lam)
         if np.any(free):
             Hf = H[np.ix_(free, free)]
+            # a tiny ridge keeps the step defined when rank X̃ < n (then λ is not unique, β still is);
+            # along null(X̃ᵀ) f is linear and the step becomes a long gradient step cut by λ ≥ 0
+            Hf = Hf + (1e-12 * float(np.max(np.diag(Hf))) + 1e-300) * np.eye(Hf.shape[0])
             try:
                 step[free] = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(Hf), g[free])
             except (np.linalg.LinAlgError, ValueError):
@@ -184,7 +208,7 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
                     break
                 if ft <= f + 1e-13 * (abs(f) + 1.0):
                     gt = A @ pot.beta(zt) - 1.0
-                    if float(np.max(np.abs(np.minimum(lt, gt)))) < pg:
+                    if _kkt_res(lt, gt) < pg:
                         ok = True
                         break
             t *= 0.5
@@ -192,7 +216,7 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
             return lam, it, pg <= 1e3 * tol
         lam, f, z = lt, ft, zt
     m = A @ pot.beta(z)
-    return lam, max_iter, float(np.max(np.abs(np.minimum(lam, m - 1.0)))) <= tol
+    return lam, max_iter, _kkt_res(lam, m - 1.0) <= tol
 
 
 def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: int = 200):
@@ -208,17 +232,23 @@ def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: in
     if ls < math.log(0.3):
         sig0 = -ls
         sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / math.log(10.0))) + 1))
-        hist = []
+        # extrapolate λ·α^{D−2} for depth ≥ 3 (smooth in σ), λ itself for exp potentials
+        e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
+        hist: list = []
         lam = np.zeros(n)
         for k, s in enumerate(sigmas):
             ps = _shifted(pot, float(s))
-            if len(hist) >= 2:
-                (s1, l1), (s2, l2) = hist[-2], hist[-1]
-                guess = np.maximum(l2 + (l2 - l1) * (s - s2) / (s2 - s1), 0.0)
-                lam = guess if math.isfinite(float(np.sum(ps.value(A.T @ guess)))) else l2
-            lam, it, ok = _qmu_newton(A, ps, lam, tol if k == len(sigmas) - 1 else 1e-9, max_iter)
+            if hist:
+                cands = [hist[-1][1] * math.exp(-e * s)]
+                if len(hist) >= 2:
+                    (s1, l1), (s2, l2) = hist[-2], hist[-1]
+                    step = (l2 - l1) * (s - s2) / (s2 - s1)
+                    cands = [np.maximum(l2 + f * step, 0.0) * math.exp(-e * s) for f in (1.0, 0.5)] + cands
+                cands.append(lam)
+                lam = next((c for c in cands if math.isfinite(float(np.sum(ps.value(A.T @ c))))), lam)
+            lam, it, ok = _qmu_newton(A, ps, lam, tol if k == len(sigmas) - 1 else 1e-6, max_iter)
             iters += it
-            hist.append((float(s), lam))
+            hist.append((float(s), lam * math.exp(e * s)))
     else:
         lam, it, ok = _qmu_newton(A, pot, np.zeros(n), tol, max_iter)
         iters += it
@@ -242,11 +272,13 @@ def _certificate(A, beta, lam) -> dict:
     return {
         "min_margin": float(m.min()),
         "infeasibility": float(max(0.0, 1.0 - m.min())),
-        "duality_gap": float(abs(lam @ g)),
-        "projected_gradient": float(np.max(np.abs(np.minimum(lam, g)))),
+        "duality_gap": float(abs(lam @ g)) / max(float(lam.sum()), 1e-300),
+        "duality_gap_abs": float(abs(lam @ g)),
+        "projected_gradient": _kkt_res(lam, g),
         "support_vectors": np.flatnonzero(lam > 1e-9 * max(float(lam.max()), 1e-300)).tolist(),
         "statement": "beta = Psi'(X~^T lam), lam >= 0; primal min Psi*(beta) s.t. X~ beta >= 1; "
-        "duality gap = lam.(X~ beta - 1); infeasibility = max(0, 1 - min margin)",
+        "duality gap = |lam.(X~ beta - 1)| / sum(lam) (relative; duality_gap_abs unscaled); "
+        "infeasibility = max(0, 1 - min margin)",
     }
 
 
@@ -273,12 +305,15 @@ def q_mu_margin(model, data: Dataset, *, gamma: float, lam0=None) -> Prediction:
 
 
 def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t0):
+    mmin = float(np.min(data.A @ beta))
+    if 1.0 - 1e-6 < mmin < 1.0:  # rounding-level infeasibility: rescale onto the constraint set
+        beta = beta / mmin
     cert = _certificate(data.A, beta, lam)
     cert["iterations"] = iters
     alpha = getattr(model, "alpha", None)
     D = int(getattr(model, "degree", 2))
     mu = (float(alpha) ** D / gamma) if alpha is not None and alpha**D > 0 else None
-    status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] < 1e-8 else "max_steps"
+    status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] <= 1e-9 else "max_steps"
     msg = (
         f"Q_mu max-margin by projected Newton ({iters} iterations in all), gamma = {gamma:.6g}"
         if status == "ok"
@@ -350,11 +385,19 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
             hhi = h(hi)
     else:
         raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
-    lg = brentq(h, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+    try:
+        lg = brentq(h, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+    except (ValueError, RuntimeError):  # inconsistent evaluations: the inner solves did not converge
+        lg = lo if abs(hlo) < abs(hhi) else hi
     h(lg)
     beta, lam, ok, it, gam = state["sol"]
     p = _qmu_prediction(model, data, pot, beta, lam, ok, it, gam, log10, t0)
-    p.certificate["log10_loss_check"] = _log_loss(loss, gam * (A @ beta)) / LN10
+    chk = _log_loss(loss, gam * (A @ beta)) / LN10
+    p.certificate["log10_loss_check"] = chk
+    if p.status == "ok" and abs(chk - log10) > 1e-8 * max(1.0, abs(log10)):
+        p.status = "max_steps"
+        p.message = (f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); "
+                     + p.message)
     return p
 
 
