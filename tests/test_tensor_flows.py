@@ -142,3 +142,16 @@ def test_yun2021_quick_reproduction(tmp_path):
     assert all(c.holds for c in r.claims), [c.measured for c in r.claims if not c.holds]
     for f in r.figures:
         assert (tmp_path / f).exists() and (tmp_path / f.replace(".svg", ".png")).exists()
+
+
+def test_sign_locked_diagonal_keeps_signs_along_flow():
+    """THEORY.md §4.3: L = 2 with |a_1(0)| = |a_2(0)| (the constant start) never changes the sign of ρ_j."""
+    from biasflow.bias.transformed import degenerate_coordinates
+
+    net = TensorNetwork.diagonal(8, 2, alpha=0.5, init="constant")
+    assert degenerate_coordinates(net, net.init())["sign_locked"] == list(range(8))
+    traj = flow(net, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0])
+    assert traj.status == "ok"
+    assert all(np.all(np.asarray(c.predictor) > 0) for c in traj.checkpoints)
+    # whereas the ℓ1 max-margin needs negative coordinates on these data
+    assert np.any(max_margin(DS, "l1").predictor < -1e-6)

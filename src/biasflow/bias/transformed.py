@@ -629,6 +629,34 @@ def predict_classification(
     )
 
 
+def degenerate_coordinates(model, params) -> dict:
+    """Coordinates of a diagonal tensor network whose fate is fixed by the initialization (THEORY.md §4.3).
+
+    - ``frozen``: two or more layers are 0 at coordinate j, so ρ_j ≡ 0 along the flow;
+    - ``sign_locked`` (L = 2): |a_{1,j}| = |a_{2,j}| ≠ 0, so ρ_j keeps the sign of ρ_j(0) forever.
+
+    The flow then solves the ℓ_{2/L} problem restricted to the free coordinates (and signs); compare with
+    that restricted problem, not the full one.
+
+    >>> from biasflow.models import TensorNetwork
+    >>> net = TensorNetwork.diagonal(d=3, depth=2)
+    >>> degenerate_coordinates(net, ([1.0, 0.0, 2.0], [1.0, 0.0, -3.0]))
+    {'frozen': [1], 'sign_locked': [0]}
+    """
+    from ..models import TensorNetwork
+
+    if not (isinstance(model, TensorNetwork) and model.structure == "diagonal"):
+        raise BiasflowError(
+            "degenerate_coordinates applies to diagonal tensor networks (TensorNetwork.diagonal)"
+        )
+    vs = np.array([np.asarray(v, dtype=float) for v in params])
+    zero = np.sum(vs == 0.0, axis=0) >= 2
+    locked = np.zeros(vs.shape[1], bool)
+    if vs.shape[0] == 2:
+        locked = (np.abs(vs[0]) == np.abs(vs[1])) & (vs[0] != 0.0)
+    return {"frozen": np.flatnonzero(zero).tolist(), "sign_locked": np.flatnonzero(locked).tolist()}
+
+
 # ------------------------------------------------------------------------------------- alignment
 
 

@@ -460,7 +460,8 @@ def make_tensor(
     **_,
 ) -> TensorNetwork:
     """Factory for ``--model tensor``: ``structure`` is ``diagonal`` (default, Yun's untied deep diagonal
-    β = v_1⊙⋯⊙v_L from v_l = α·1), ``dense`` (the FC tensor network; default when ``width`` is given),
+    β = v_1⊙⋯⊙v_L from v_l = α·N(0, I); a constant start would be degenerate: with all layers equal each
+    β_j keeps its sign forever), ``dense`` (the FC tensor network; default when ``width`` is given),
     ``conv`` (full-length circular convolution unless ``kernel_sizes``), or a dense (d, k_1, …, k_L) array
     or ``.npy`` path given as ``tensor``."""
     if shape is not None:
@@ -477,7 +478,7 @@ def make_tensor(
         structure = "dense" if width is not None else "diagonal"
     L = 2 if depth is None else depth
     if structure == "diagonal":
-        return TensorNetwork.diagonal(d, L, alpha=alpha, seed=seed)
+        return TensorNetwork.diagonal(d, L, alpha=alpha, seed=seed, init="gaussian")
     if structure in ("dense", "fully_connected"):
         w = d if width is None else width
         return TensorNetwork.fully_connected(
