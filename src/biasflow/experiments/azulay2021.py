@@ -36,7 +36,7 @@ def alpha_eff(alpha_a: float, s: float) -> float:
     >>> alpha_eff(0.01, 0.0)
     0.1
     >>> round(alpha_eff(0.01, 0.9), 6)
-    0.309433
+    0.308647
     """
     return math.sqrt(alpha_a * (1 + s * s) / (1 - s * s))
 
