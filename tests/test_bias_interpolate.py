@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import quad, solve_ivp
 
 from biasflow.bias.interpolate import interpolate, min_l1_interpolant, min_l2_interpolant, stationarity
@@ -166,3 +168,14 @@ def test_interpolate_bad_inputs():
         interpolate(Diagonal(d=7), SMALL)
     with pytest.raises(BiasflowError, match="alpha"):
         interpolate(Diagonal(d=12, alpha=-1.0), SMALL)
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 6), extra=st.integers(0, 10), depth=st.sampled_from([2, 3, 4]),
+       log_alpha=st.floats(-6, 6), scale=st.sampled_from([1e-3, 1.0, 1e3]), seed=st.integers(0, 10_000))
+def test_interpolant_certificates_random(n, extra, depth, log_alpha, scale, seed):
+    rng = np.random.default_rng(seed)
+    ds = make_dataset(rng.standard_normal((n, n + extra)), scale * rng.standard_normal(n), task="regression")
+    r = interpolate(Diagonal(d=ds.d, depth=depth, alpha=10**log_alpha), ds)
+    assert r.status == "ok" and np.all(np.isfinite(r.predictor))
+    assert r.residual <= 1e-10 and r.kkt <= 1e-9

@@ -6,12 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biasflow.bias.compare import COLUMNS, compare, compare_predictor
 from biasflow.bias.finite_step import even_gains, mirror_identity_residual
 from biasflow.bias.margins import max_margin, normalized_margin
 from biasflow.bias.predict import predict, q_mu_margin
-from biasflow.data import gaussian
+from biasflow.data import gaussian, make_dataset
 from biasflow.errors import BiasflowError
 from biasflow.models import Diagonal, UntiedDiagonal
 from biasflow.trajectory import Checkpoint, Trajectory
@@ -161,3 +163,21 @@ def test_compare_test_error_and_regression_rows():
     assert rr["l1_ratio"] >= 1 - 1e-9 and math.isnan(rr["gamma"])
     with pytest.raises(BiasflowError, match="shape"):
         compare_predictor(np.ones(3), pr)
+
+
+@settings(max_examples=15)
+@given(n=st.integers(2, 8), d=st.integers(2, 12), depth=st.sampled_from([2, 3]),
+       log_alpha=st.floats(-3, 2), loss_exp=st.floats(0.5, 4.0), seed=st.integers(0, 10_000))
+def test_qmu_certificates_on_random_data(n, d, depth, log_alpha, loss_exp, seed):
+    # random separable data (n > d included: then λ is not unique but β̃ is)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
+    ds = make_dataset(X, y)
+    lv = -max(10**loss_exp, math.log10(n) + 1.0)
+    p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=lv)
+    c = p.certificate
+    assert p.status == "ok", p.message
+    assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-9
+    assert c["log10_loss_check"] == pytest.approx(lv, rel=1e-8)
+    assert np.all(np.isfinite(p.predictor))
