@@ -185,3 +185,21 @@ def test_non_separable_socp_refused():
     ds = make_dataset(X, [1.0, -1.0])
     with pytest.raises(BiasflowError, match="not linearly separable"):
         fourier_l1_max_margin(ds)
+
+
+def test_prediction_in_a_numerically_found_transform():
+    """A random real ODec tensor: the predicted β must be the image Sᵀρ of the ℓ1 max-margin on Sx."""
+    rng = np.random.default_rng(3)
+    d, k = 16, 12
+    U1 = np.linalg.qr(rng.standard_normal((k, k)))[0]
+    U2 = np.linalg.qr(rng.standard_normal((k, k)))[0]
+    S = rng.standard_normal((k, d))
+    net = TensorNetwork.from_dense(np.einsum("tj,at,bt->jab", S, U1, U2))
+    p = predict_classification(net, DS)
+    assert p.problem == "transformed-l1-max-margin"
+    assert abs(float(np.min(DS.A @ p.predictor)) - 1.0) < 1e-8
+    # ρ (in the found basis) has the optimal ℓ1 norm 1/γ of the ℓ1 max-margin on Z = XSᵀ built from the
+    # true S: the found decomposition may only permute and flip the signs of the rank-one terms
+    rho = np.linalg.lstsq(p.decomposition.S.T, p.predictor, rcond=None)[0]
+    z = make_dataset(DS.X @ S.T, DS.y)
+    assert abs(np.abs(rho).sum() - 1.0 / max_margin(z, "l1").margin) < 1e-7 * np.abs(rho).sum()

@@ -623,8 +623,29 @@ def predict_classification(
             f"full-length conv, L = {L}: best-effort stationary point (reweighted "
             "Fourier-ℓ1); the flow's limit may be another stationary point",
         )
+    if dec.kind == "tensor" and not np.iscomplexobj(dec.S):
+        # an untied diagonal net on the transformed inputs z = Sx: solve there, map back by β = Sᵀρ
+        from ..data import make_dataset
+
+        zdata = make_dataset(data.X @ dec.S.T, data.y, task="classification", name=data.name + ":S")
+        if L == 2:
+            r = max_margin(zdata, "l1")
+            rho, cert, prob = r.predictor / r.margin, {"relative_gap": r.rel_gap, "margin": r.margin}, "l1"
+        else:
+            from .kkt import lp_max_margin_best_effort
+
+            r = lp_max_margin_best_effort(zdata, L)
+            rho, cert, prob = r.predictor / r.margin, r.kkt.to_json(), "l2/L"
+        beta = dec.S.T @ rho
+        return TransformedPrediction(
+            f"transformed-{prob}-max-margin" if L == 2 else "transformed-l2/L-kkt",
+            beta,
+            dec,
+            cert,
+            f"{dec.reason}: the ℓ_{{2/{L}}} max-margin of ρ on the transformed inputs Sx, β = Sᵀρ",
+        )
     raise BiasflowError(
-        f"predictions in a numerically found transform are not implemented ({dec.reason}); "
+        f"predictions in a complex numerically found transform are not implemented ({dec.reason}); "
         "use transformed_kkt on Decomposition.transform(β)"
     )
 
