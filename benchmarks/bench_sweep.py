@@ -66,9 +66,12 @@ def main() -> int:
     for b in (4, 8, 32):
         times[b], out_b, failed = timed_sweep(b)
         shutil.rmtree(out_b, ignore_errors=True)
-        print(f"in-process, batch = {b:2d} α per flow_many:   {times[b]:.2f} s ({failed} failed) → speed-up over the "
-              f"loop {t_single / times[b]:.2f}x — target ≤ 60 s")
-    t_batched = times[8]   # the default batch size
+        print(
+            f"in-process, batch = {b:2d} α per flow_many:   {times[b]:.2f} s ({failed} failed) "
+            f"→ speed-up over the "
+            f"loop {t_single / times[b]:.2f}x — target ≤ 60 s"
+        )
+    t_batched = times[8]  # the default batch size
 
     t_in16, out_in16, _ = timed_sweep(16)
     t0 = time.perf_counter()
@@ -82,11 +85,14 @@ def main() -> int:
         q = "SELECT run_id, log10_loss, gap_l1, gap_l2, predictor FROM results ORDER BY run_id, log10_loss"
         same = Store(out_in16).query(q) == Store(out_d).query(q)
         print(f"in-process, 2 batches of 16:               {t_in16:.2f} s")
-        print(f"Dask LocalCluster, 2 workers, 2 batches:   {t_dask:.2f} s  → ratio to in-process (batch 16) "
-              f"{t_dask / t_in16:.2f}x, to in-process (default batch 8) {t_dask / t_batched:.2f}x — target ≤ 1.3x; "
-              f"identical rows: {same}; cluster start-up {t_start:.1f} s (not included)")
+        print(
+            f"Dask LocalCluster, 2 workers, 2 batches:   {t_dask:.2f} s  → ratio to in-process (batch 16) "
+            f"{t_dask / t_in16:.2f}x, to in-process (default batch 8) {t_dask / t_batched:.2f}x "
+            "— target ≤ 1.3x; "
+            f"identical rows: {same}; cluster start-up {t_start:.1f} s (not included)"
+        )
         n = 200
-        text = f"[run]\nuntil = \"1e-5\"\n[grid]\nseed = {{range = [0, {n}]}}\n"
+        text = f'[run]\nuntil = "1e-5"\n[grid]\nseed = {{range = [0, {n}]}}\n'
         cfg = parse_config(text.replace("[run]", "batch = 1\n[run]"))
         t0 = time.perf_counter()
         run_sweep(cfg, tempfile.mkdtemp() + "/t", runner=trivial)
@@ -94,8 +100,11 @@ def main() -> int:
         t0 = time.perf_counter()
         run_sweep(cfg, tempfile.mkdtemp() + "/t", runner=trivial, client=client)
         t_remote = time.perf_counter() - t0
-        print(f"Dask per-run overhead: {(t_remote - t_local) / n * 1e3:.1f} ms/run over {n} trivial runs "
-              f"(in-process {t_local / n * 1e3:.1f} ms/run, Dask {t_remote / n * 1e3:.1f} ms/run) — target ≤ 50 ms")
+        print(
+            f"Dask per-run overhead: {(t_remote - t_local) / n * 1e3:.1f} ms/run over {n} trivial runs "
+            f"(in-process {t_local / n * 1e3:.1f} ms/run, Dask {t_remote / n * 1e3:.1f} ms/run) "
+            "— target ≤ 50 ms"
+        )
     finally:
         _close(client)
     for d in (out_s, out_in16):

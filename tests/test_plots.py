@@ -16,9 +16,20 @@ def _rows():
     rows = []
     for a in ALPHAS:
         for lv in LEVELS:
-            rows.append({"run_id": f"r{a}", "alpha": a, "depth": 2, "log10_loss": lv,
-                         "gap_l1": a / (1 - lv), "gap_l2": 1 / (a * (1 - lv)), "gamma_l1": 0.4 - a / (1 - lv) / 100,
-                         "recovery_error": a / 20, "status": "ok", "predictor": [a, -lv, 1.0]})
+            rows.append(
+                {
+                    "run_id": f"r{a}",
+                    "alpha": a,
+                    "depth": 2,
+                    "log10_loss": lv,
+                    "gap_l1": a / (1 - lv),
+                    "gap_l2": 1 / (a * (1 - lv)),
+                    "gamma_l1": 0.4 - a / (1 - lv) / 100,
+                    "recovery_error": a / 20,
+                    "status": "ok",
+                    "predictor": [a, -lv, 1.0],
+                }
+            )
     return rows
 
 
@@ -29,7 +40,7 @@ def _check(paths):
     import matplotlib.image as mpimg
 
     img = mpimg.imread(png)
-    assert img.ndim == 3 and img.shape[0] > 100 and float(np.std(img[..., :3])) > 0.02   # not blank
+    assert img.ndim == 3 and img.shape[0] > 100 and float(np.std(img[..., :3])) > 0.02  # not blank
 
 
 def test_phase_diagram_values(tmp_path, monkeypatch):
@@ -57,7 +68,9 @@ def test_other_figures(tmp_path):
 
 
 def test_auto_figures(tmp_path):
-    rows = [{k: v for k, v in r.items() if k not in ("gap_l2", "gamma_l1", "recovery_error")} for r in _rows()]
+    rows = [
+        {k: v for k, v in r.items() if k not in ("gap_l2", "gamma_l1", "recovery_error")} for r in _rows()
+    ]
     paths = plots.auto_figures(rows, tmp_path)
     names = {p.rsplit("/", 1)[1] for p in paths}
     assert names == {"phase_gap_l1.svg", "phase_gap_l1.png", "curves_gap_l1.svg", "curves_gap_l1.png"}

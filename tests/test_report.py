@@ -33,10 +33,18 @@ def experiment_dir(tmp_path_factory, sweep_dir):
 
     rows = Store(out).query("SELECT * FROM results WHERE status = 'ok'")
     phase_diagram(rows, out / "figures", value="gap_l1", name="phase")
-    exp = {"name": "toy", "title": "Toy paper 2099", "summary": "a summary line",
-           "claims": [{"claim": "gaps shrink", "measured": "0.5 → 0.1", "holds": True, "source": "toy §1"},
-                      {"claim": "pigs fly", "measured": "no pig left the ground", "holds": False, "source": "toy §2"}],
-           "figures": ["figures/phase.svg"], "config": {"quick": True}, "seconds": 1.5}
+    exp = {
+        "name": "toy",
+        "title": "Toy paper 2099",
+        "summary": "a summary line",
+        "claims": [
+            {"claim": "gaps shrink", "measured": "0.5 → 0.1", "holds": True, "source": "toy §1"},
+            {"claim": "pigs fly", "measured": "no pig left the ground", "holds": False, "source": "toy §2"},
+        ],
+        "figures": ["figures/phase.svg"],
+        "config": {"quick": True},
+        "seconds": 1.5,
+    }
     (out / "experiment.json").write_text(json.dumps(exp))
     build_report(out)
     return out
@@ -59,11 +67,13 @@ def test_report_for_plain_sweep(sweep_dir):
     ctx = gather(sweep_dir)
     html = render(ctx)
     assert ctx["title"] == "Sweep toy" and ctx["claims"] == []
-    assert 'name = "toy"' in ctx["config"] and "name = &#34;toy&#34;" in html   # the config is shown
-    assert len(ctx["table_rows"]) == 8       # one line per run
+    assert 'name = "toy"' in ctx["config"] and "name = &#34;toy&#34;" in html  # the config is shown
+    assert len(ctx["table_rows"]) == 8  # one line per run
     assert {s["status"] for s in ctx["statuses"]} == {"ok", "error"}
-    assert {p.name for p in (sweep_dir / "figures").glob("phase_gap_l1*.svg")} == {"phase_gap_l1_D2.svg",
-                                                                                 "phase_gap_l1_D3.svg"}
+    assert {p.name for p in (sweep_dir / "figures").glob("phase_gap_l1*.svg")} == {
+        "phase_gap_l1_D2.svg",
+        "phase_gap_l1_D3.svg",
+    }
     assert html.count("<img ") == len(ctx["figures"]) == 4
 
 
@@ -76,9 +86,13 @@ def test_report_refuses_empty_dir(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ CLI
 def test_cli_results_sql_json(cli, sweep_dir):
-    code, out, err = cli("results", sweep_dir, "--sql",
-                         "SELECT depth, count(DISTINCT run_id) AS runs FROM results GROUP BY depth ORDER BY depth",
-                         "--json")
+    code, out, err = cli(
+        "results",
+        sweep_dir,
+        "--sql",
+        "SELECT depth, count(DISTINCT run_id) AS runs FROM results GROUP BY depth ORDER BY depth",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out) == [{"depth": 2, "runs": 4}, {"depth": 3, "runs": 4}]
     code, out, err = cli("results", sweep_dir)
@@ -104,7 +118,7 @@ def test_cli_sweep_bad_config_names_line(cli, tmp_path):
     code, out, err = cli("sweep", cfg, "--out", tmp_path / "o")
     assert code == 2
     assert err.strip() == f"biasflow: error: {cfg}, line 4: grid.alpha: empty grid: give at least one value"
-    assert not (tmp_path / "o").exists()   # nothing ran, nothing written
+    assert not (tmp_path / "o").exists()  # nothing ran, nothing written
 
 
 def test_cli_sweep_refuses_foreign_and_incompatible(cli, tmp_path):
@@ -144,17 +158,26 @@ def test_report_renders_in_headless_chromium(experiment_dir, tmp_path):
     if exe is None:
         pytest.skip("headless Chromium not found (Debian: apt-get install -y chromium); report not rendered")
     url = (experiment_dir / "report.html").resolve().as_uri()
-    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     dom = subprocess.run([exe, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'id="claims-table"' in dom.stdout and "pigs fly" in dom.stdout and "FAIL" in dom.stdout
     shot = tmp_path / "shot.png"
-    r = subprocess.run([exe, *flags, f"--screenshot={shot}", "--window-size=1200,1600", url],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [exe, *flags, f"--screenshot={shot}", "--window-size=1200,1600", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
     import matplotlib.image as mpimg
 
     img = mpimg.imread(shot)
-    assert float(np.std(img[..., :3])) > 0.05                      # not a blank page
-    assert float(np.mean(np.abs(np.diff(img[..., 0], axis=0)) > 0.1)) > 0.001   # has drawn content
+    assert float(np.std(img[..., :3])) > 0.05  # not a blank page
+    assert float(np.mean(np.abs(np.diff(img[..., 0], axis=0)) > 0.1)) > 0.001  # has drawn content

@@ -53,8 +53,9 @@ def test_moroshko_claims_logic_on_synthetic_rows():
     rows = []
     for i, a in enumerate([0.01, 1.0, 3.16, 10.0]):
         for lv in (-1.0, -10.0, -100.0, -1000.0):
-            rows.append({"run_id": str(i), "alpha": a, "log10_loss": lv, "status": "ok",
-                         "gap_l1": 0.3, "gap_l2": 0.2})
+            rows.append(
+                {"run_id": str(i), "alpha": a, "log10_loss": lv, "status": "ok", "gap_l1": 0.3, "gap_l2": 0.2}
+            )
     claims = check_claims(rows)
     assert len(claims) == 6 and not any(c.holds for c in claims)
 
@@ -81,8 +82,19 @@ alpha = [0.1, 0.3, 1.0, 3.0]
 def test_woodworth_and_azulay_claims_can_fail():
     from biasflow.experiments import azulay2021, woodworth2020
 
-    limits = [{"status": "ok", "depth": D, "alpha": a, "dist_l2": 0.5, "dist_l1": 0.5, "recovery_error": 0.5,
-               "l1_ratio": 0.1} for D in (2, 3) for a in (0.001, 0.01, 1.0, 10.0)]
+    limits = [
+        {
+            "status": "ok",
+            "depth": D,
+            "alpha": a,
+            "dist_l2": 0.5,
+            "dist_l1": 0.5,
+            "recovery_error": 0.5,
+            "l1_ratio": 0.1,
+        }
+        for D in (2, 3)
+        for a in (0.001, 0.01, 1.0, 10.0)
+    ]
     claims = woodworth2020.check_claims(limits, [{}] * 4, 0.0, 0.1, [(1.0, 2, 1e-2)] * 4)
     assert len(claims) == 4 and not any(c.holds for c in claims)
     final = [{"alpha": 0.001, "shape": s, "recovery_error": 0.1, "dist_l2": 1.0} for s in (0.0, 0.99)]

@@ -15,8 +15,16 @@ from biasflow.store import STAMP, Store, rows_to_table
 
 
 def _rows(alpha, n=3):
-    return [{"alpha": alpha, "log10_loss": -10.0 * (k + 1), "gap_l1": alpha / (k + 1), "status": "ok",
-             "predictor": [alpha, float(k)]} for k in range(n)]
+    return [
+        {
+            "alpha": alpha,
+            "log10_loss": -10.0 * (k + 1),
+            "gap_l1": alpha / (k + 1),
+            "status": "ok",
+            "predictor": [alpha, float(k)],
+        }
+        for k in range(n)
+    ]
 
 
 def test_append_query_groupby(tmp_path):
@@ -24,7 +32,9 @@ def test_append_query_groupby(tmp_path):
     st_.append("a", _rows(0.5))
     st_.append_runs({"b": _rows(1.0), "c": _rows(2.0, n=2)})
     assert st_.run_ids() == {"a", "b", "c"} and len(st_) == 3
-    res = st_.query("SELECT run_id, count(*) AS n, sum(gap_l1) AS s FROM results GROUP BY run_id ORDER BY run_id")
+    res = st_.query(
+        "SELECT run_id, count(*) AS n, sum(gap_l1) AS s FROM results GROUP BY run_id ORDER BY run_id"
+    )
     assert [(r["run_id"], r["n"]) for r in res] == [("a", 3), ("b", 3), ("c", 2)]
     assert res[1]["s"] == pytest.approx(1.0 + 0.5 + 1 / 3)
     pred = st_.query("SELECT predictor FROM results WHERE run_id = 'a' ORDER BY log10_loss DESC")
@@ -36,8 +46,10 @@ def test_columns_unified_by_name(tmp_path):
     st_.append("a", [{"alpha": 1.0, "gap_l1": 0.1}])
     st_.append("b", [{"alpha": 2.0, "recovery_error": 0.3, "status": "ok"}])
     rows = st_.query("SELECT alpha, gap_l1, recovery_error FROM results ORDER BY alpha")
-    assert rows == [{"alpha": 1.0, "gap_l1": 0.1, "recovery_error": None},
-                    {"alpha": 2.0, "gap_l1": None, "recovery_error": 0.3}]
+    assert rows == [
+        {"alpha": 1.0, "gap_l1": 0.1, "recovery_error": None},
+        {"alpha": 2.0, "gap_l1": None, "recovery_error": 0.3},
+    ]
 
 
 def test_empty_store_queries(tmp_path):

@@ -53,9 +53,17 @@ def toy_runner(batch):
                 raise ValueError("boom: alpha 13 at depth 3")
         rows = []
         for lv in s["levels_log10"]:
-            rows.append({"alpha": s["alpha"], "depth": s["depth"], "log10_loss": lv,
-                         "gap_l1": s["alpha"] / (1.0 - lv), "status": "ok", "message": "",
-                         "predictor": [s["alpha"], -lv]})
+            rows.append(
+                {
+                    "alpha": s["alpha"],
+                    "depth": s["depth"],
+                    "log10_loss": lv,
+                    "gap_l1": s["alpha"] / (1.0 - lv),
+                    "status": "ok",
+                    "message": "",
+                    "predictor": [s["alpha"], -lv],
+                }
+            )
         out.append((s["run_id"], rows))
     return out
 
@@ -104,24 +112,24 @@ alpha = {geomspace = [1e-2, 1.0, 3]}
 
 
 BAD = [
-    ('[run]\nalpah = 1.0\n', 2, "run.alpah", "unknown key"),
+    ("[run]\nalpah = 1.0\n", 2, "run.alpah", "unknown key"),
     ('name = "x"\n\n[run]\ndata = "sparse"\nalpha = "big"\n', 5, "run.alpha", "valid number"),
     ('[run]\nuntil = "1e-10"\n[grid]\nalpha = []\n', 4, "grid.alpha", "empty grid"),
-    ('[run]\nuntil = 1e-1000\n', 2, "run.until", "string"),
+    ("[run]\nuntil = 1e-1000\n", 2, "run.until", "string"),
     ('[run]\ntask = "classification"\nloss = "square"\n', 3, "run.loss", "regression"),
     ('[run]\nmodel = "diagonal-untied"\n\n[grid]\ndepth = [2, 3]\n', 5, "grid.depth", "depth"),
-    ('[grid]\nalhpa = [1, 2]\n', 2, "grid.alhpa", "unknown key"),
+    ("[grid]\nalhpa = [1, 2]\n", 2, "grid.alhpa", "unknown key"),
     ('nmae = "x"\n', 1, "nmae", "unknown key"),
-    ('[grid]\nalpha = [1.0, -1.0]\n', 2, "grid.alpha", "greater than 0"),
+    ("[grid]\nalpha = [1.0, -1.0]\n", 2, "grid.alpha", "greater than 0"),
     ('[run]\nuntil = "1e-10"\nlevels = ["1e-5", "1e-100"]\n', 3, "run.levels", "below the target"),
     ('[run]\ndata = "sparse"\n[grid.data]\nseed = [0, 1]\n', 4, "grid.data.seed", "generated data"),
-    ('[grid]\nalpha = {geomspace = [0, 1, 3]}\n', 2, "grid.alpha", "positive"),
+    ("[grid]\nalpha = {geomspace = [0, 1, 3]}\n", 2, "grid.alpha", "positive"),
     ('[run]\ndata = {generator = "gaussian", n = 0}\n', 2, "run.data.n", "greater than or equal to 1"),
     ('[run]\ndata = {generator = "gaussian", nn = 3}\n', 2, "run.data.nn", "unknown key"),
-    ('[run]\nlevels = []\n', 2, "run.levels", "empty"),
-    ('[grid]\nalpha = [1.0, 1.0]\n', 2, "grid.alpha", "repeated"),
+    ("[run]\nlevels = []\n", 2, "run.levels", "empty"),
+    ("[grid]\nalpha = [1.0, 1.0]\n", 2, "grid.alpha", "repeated"),
     ('[grid]\nlevels = [["1e-2"]]\n', 2, "grid.levels", "not a grid axis"),
-    ('batch = 0\n', 1, "batch", "greater than or equal to 1"),
+    ("batch = 0\n", 1, "batch", "greater than or equal to 1"),
 ]
 
 
@@ -140,10 +148,14 @@ def test_toml_syntax_error_has_line():
         parse_config("[run\nalpha = 1\n")
 
 
-@given(st.dictionaries(st.sampled_from(["alpha", "depth", "seed", "method"]),
-                       st.integers(1, 3), min_size=1))
+@given(st.dictionaries(st.sampled_from(["alpha", "depth", "seed", "method"]), st.integers(1, 3), min_size=1))
 def test_grid_size_is_product(sizes):
-    vals = {"alpha": [0.1, 0.2, 0.3], "depth": [2, 3, 4], "seed": [0, 1, 2], "method": ["auto", "exact", "autodiff"]}
+    vals = {
+        "alpha": [0.1, 0.2, 0.3],
+        "depth": [2, 3, 4],
+        "seed": [0, 1, 2],
+        "method": ["auto", "exact", "autodiff"],
+    }
     lines = ["[run]", 'until = "1e-10"', "[grid]"]
     for k, n in sizes.items():
         lines.append(f"{k} = {vals[k][:n]!r}".replace("'", '"'))
@@ -170,14 +182,20 @@ def test_run_id_stable():
 def test_in_process_sweep_stores_all_and_failures(tmp_path):
     cfg = parse_config(BASE)
     seen = []
-    s = run_sweep(cfg, tmp_path / "out", runner=toy_runner, text=BASE,
-                  on_progress=lambda d, t, i: seen.append((d, t)))
+    s = run_sweep(
+        cfg, tmp_path / "out", runner=toy_runner, text=BASE, on_progress=lambda d, t, i: seen.append((d, t))
+    )
     assert s.runs == 8 and s.executed == 8 and s.skipped == 0
     # the batch holding α = 13, depth 3 raised: each of its runs is stored with status "error"
     st_ = Store(tmp_path / "out")
-    rows = st_.query("SELECT status, count(DISTINCT run_id) AS n FROM results GROUP BY status ORDER BY status")
+    rows = st_.query(
+        "SELECT status, count(DISTINCT run_id) AS n FROM results GROUP BY status ORDER BY status"
+    )
     bad = [r for r in rows if r["status"] == "error"]
-    assert bad and "boom" in st_.query("SELECT message FROM results WHERE status = 'error' LIMIT 1")[0]["message"]
+    assert (
+        bad
+        and "boom" in st_.query("SELECT message FROM results WHERE status = 'error' LIMIT 1")[0]["message"]
+    )
     assert sum(r["n"] for r in rows) == 8
     assert seen[0] == (0, 8) and seen[-1] == (8, 8)
     assert (tmp_path / "out" / "sweep.toml").read_text() == BASE
@@ -227,7 +245,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
     with pytest.raises(BiasflowError, match="cannot reach the Dask scheduler"):
         run_sweep(cfg, tmp_path / "o", runner=toy_runner, scheduler="tcp://127.0.0.1:9")
     assert time.perf_counter() - t0 < 10.0
-    assert not (tmp_path / "o").exists()   # nothing was written
+    assert not (tmp_path / "o").exists()  # nothing was written
 
 
 def test_bad_scheduler_text(tmp_path):
@@ -250,8 +268,12 @@ def test_kill_mid_sweep_leaves_no_partial_rows(tmp_path):
         run_sweep(cfg, {str(out)!r}, runner=slow,
                   on_progress=lambda d, t, i: print(d, flush=True))
     """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
-                                                       os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     for line in proc.stdout:
         if int(line) >= 3:
@@ -261,7 +283,7 @@ def test_kill_mid_sweep_leaves_no_partial_rows(tmp_path):
     st_ = Store(out)
     counts = st_.query("SELECT run_id, count(*) AS n, max(status) AS s FROM results GROUP BY run_id")
     assert 3 <= len(counts) < 8
-    for c in counts:   # whole runs only: 3 checkpoints each (1 row for the failed run)
+    for c in counts:  # whole runs only: 3 checkpoints each (1 row for the failed run)
         assert c["n"] == (3 if c["s"] == "ok" else 1)
     s = run_sweep(parse_config(BASE), out, runner=single_runner, resume=True)
     assert s.skipped == len(counts) and len(st_.run_ids()) == 8

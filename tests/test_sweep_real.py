@@ -59,10 +59,14 @@ def test_rows_at_exact_levels_with_certified_gaps(real_store):
 
 
 def test_theory_8_15_on_stored_rows(real_store):
-    """THEORY §8.15: for α ∈ {1e-2, 1} γ₁/γ₁* increases across 1e-10, 1e-100, 1e-1000; in (0.9, 1] at 1e-1000."""
+    """THEORY §8.15: for α ∈ {1e-2, 1} γ₁/γ₁* rises across 1e-10, 1e-100, 1e-1000;; (0.9, 1] at the end."""
     for a in (0.01, 1.0):
-        ratios = [1 - r["gap_l1"] for r in real_store.query(
-            f"SELECT gap_l1 FROM results WHERE alpha = {a} ORDER BY log10_loss DESC")]
+        ratios = [
+            1 - r["gap_l1"]
+            for r in real_store.query(
+                f"SELECT gap_l1 FROM results WHERE alpha = {a} ORDER BY log10_loss DESC"
+            )
+        ]
         assert ratios[0] < ratios[1] < ratios[2]
         assert 0.9 < ratios[2] <= 1.0 and ratios[1] <= 1 - 1e-3
 
@@ -92,7 +96,7 @@ alpha = [0.1, 1.0]
 """
     cfg = parse_config(text)
     specs = expand(cfg)
-    specs[1] = {**specs[1], "method": "nonsense"}   # bypasses validation: the runner must cope
+    specs[1] = {**specs[1], "method": "nonsense"}  # bypasses validation: the runner must cope
     res = dict(run_batch(specs))
     assert res[specs[0]["run_id"]][-1]["status"] == "ok"
     bad = res[specs[1]["run_id"]]
@@ -101,8 +105,10 @@ alpha = [0.1, 1.0]
 
 def test_cli_sweep_resume_results(cli, tmp_path):
     cfg = tmp_path / "s.toml"
-    cfg.write_text('name = "cli"\n[run]\ndata = "sparse"\nuntil = "1e-20"\nlevels = ["1e-5", "1e-20"]\n'
-                   "[grid]\nalpha = [0.1, 1.0]\n")
+    cfg.write_text(
+        'name = "cli"\n[run]\ndata = "sparse"\nuntil = "1e-20"\nlevels = ["1e-5", "1e-20"]\n'
+        "[grid]\nalpha = [0.1, 1.0]\n"
+    )
     out = tmp_path / "o"
     code, stdout, err = cli("sweep", cfg, "--out", out, "--json")
     assert code == 0, err
@@ -112,7 +118,12 @@ def test_cli_sweep_resume_results(cli, tmp_path):
     assert code == 2 and "--resume" in err
     code, stdout, err = cli("sweep", cfg, "--out", out, "--resume", "--json")
     assert code == 0 and json.loads(stdout)["skipped"] == 2
-    code, stdout, err = cli("results", out, "--json", "--sql",
-                            "SELECT alpha, gap_l1 FROM results WHERE log10_loss = -20 ORDER BY alpha")
+    code, stdout, err = cli(
+        "results",
+        out,
+        "--json",
+        "--sql",
+        "SELECT alpha, gap_l1 FROM results WHERE log10_loss = -20 ORDER BY alpha",
+    )
     rows = json.loads(stdout)
     assert [r["alpha"] for r in rows] == [0.1, 1.0] and all(0 < r["gap_l1"] < 1 for r in rows)

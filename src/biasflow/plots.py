@@ -73,8 +73,16 @@ def _rows(rows: Iterable[dict], *keys: str) -> list[dict]:
     return rows
 
 
-def phase_diagram(rows, out, *, value: str = "gap_l1", name: str | None = None, title: str | None = None,
-                  x: str = "alpha", log_color: bool = True) -> list[str]:
+def phase_diagram(
+    rows,
+    out,
+    *,
+    value: str = "gap_l1",
+    name: str | None = None,
+    title: str | None = None,
+    x: str = "alpha",
+    log_color: bool = True,
+) -> list[str]:
     """Heat map of ``value`` over α (x, log scale) × log10(1/ε) (y, log scale).
 
     Cells are the stored checkpoints; the colour scale is logarithmic for positive gaps.
@@ -125,8 +133,16 @@ def _series(rows, group: str, xkey: str, ykey: str):
     return {k: sorted(v) for k, v in sorted(by.items(), key=lambda kv: (kv[0] is None, kv[0]))}
 
 
-def gap_curves(rows, out, *, value: str = "gap_l1", name: str | None = None, title: str | None = None,
-               group: str = "alpha", max_curves: int = 8) -> list[str]:
+def gap_curves(
+    rows,
+    out,
+    *,
+    value: str = "gap_l1",
+    name: str | None = None,
+    title: str | None = None,
+    group: str = "alpha",
+    max_curves: int = 8,
+) -> list[str]:
     """``value`` against log10(1/ε) (log scale), one curve per ``group`` value (α by default)."""
     rows = _rows(rows, group, "log10_loss", value)
     series = _series([{**r, "_x": -r["log10_loss"]} for r in rows], group, "_x", value)
@@ -137,7 +153,14 @@ def gap_curves(rows, out, *, value: str = "gap_l1", name: str | None = None, tit
     cmap = plt.get_cmap("plasma")
     for i, k in enumerate(keys):
         xs, ys = zip(*series[k], strict=True)
-        ax.plot(xs, ys, marker="o", ms=3, color=cmap(i / max(len(keys) - 1, 1)), label=f"{_SYM.get(group, group)} = {k:.3g}")
+        ax.plot(
+            xs,
+            ys,
+            marker="o",
+            ms=3,
+            color=cmap(i / max(len(keys) - 1, 1)),
+            label=f"{_SYM.get(group, group)} = {k:.3g}",
+        )
     ax.set_xscale("log")
     if all(v > 0 for k in keys for _, v in series[k]):
         ax.set_yscale("log")
@@ -149,8 +172,9 @@ def gap_curves(rows, out, *, value: str = "gap_l1", name: str | None = None, tit
     return _save(fig, out, name or f"curves_{value}")
 
 
-def coefficient_paths(rows, out, *, name: str = "coefficient_paths", title: str | None = None,
-                      top: int = 8) -> list[str]:
+def coefficient_paths(
+    rows, out, *, name: str = "coefficient_paths", title: str | None = None, top: int = 8
+) -> list[str]:
     """Coordinates of β/‖β‖₁ against log10(1/ε), for the rows of one run (the ``top`` largest at the end)."""
     rows = sorted(_rows(rows, "log10_loss"), key=lambda r: -r["log10_loss"])
     rows = [r for r in rows if r.get("predictor") is not None]
@@ -172,8 +196,16 @@ def coefficient_paths(rows, out, *, name: str = "coefficient_paths", title: str 
     return _save(fig, out, name)
 
 
-def support_recovery(rows, out, *, value: str = "recovery_error", group: str = "depth", x: str = "alpha",
-                     name: str | None = None, title: str | None = None) -> list[str]:
+def support_recovery(
+    rows,
+    out,
+    *,
+    value: str = "recovery_error",
+    group: str = "depth",
+    x: str = "alpha",
+    name: str | None = None,
+    title: str | None = None,
+) -> list[str]:
     """``value`` against α (log scale), one curve per ``group`` (depth), e.g. sparse recovery error."""
     rows = _rows(rows, x, value)
     series = _series(rows, group, x, value)
@@ -192,8 +224,16 @@ def support_recovery(rows, out, *, value: str = "recovery_error", group: str = "
     return _save(fig, out, name or f"recovery_{value}")
 
 
-def margin_vs_loss(rows, out, *, value: str = "gamma_l1", reference: float | None = None,
-                   name: str | None = None, title: str | None = None, max_curves: int = 8) -> list[str]:
+def margin_vs_loss(
+    rows,
+    out,
+    *,
+    value: str = "gamma_l1",
+    reference: float | None = None,
+    name: str | None = None,
+    title: str | None = None,
+    max_curves: int = 8,
+) -> list[str]:
     """Normalized margin against log10(1/ε) per α, with the max-margin value as a dashed line."""
     paths_rows = _rows(rows, "alpha", "log10_loss", value)
     series = _series([{**r, "_x": -r["log10_loss"]} for r in paths_rows], "alpha", "_x", value)
@@ -229,8 +269,13 @@ def auto_figures(rows: list[dict], out: str | Path) -> list[str]:
         for value in ("gap_l1", "gap_l2"):
             if any(_finite(r.get(value)) for r in sub):
                 if len(alphas) > 1 and len(levels) > 1:
-                    written += phase_diagram(sub, out, value=value, name=f"phase_{value}{tag}",
-                                             title=f"{value}, depth {depth}" if depth else None)
+                    written += phase_diagram(
+                        sub,
+                        out,
+                        value=value,
+                        name=f"phase_{value}{tag}",
+                        title=f"{value}, depth {depth}" if depth else None,
+                    )
                 if len(levels) > 1:
                     written += gap_curves(sub, out, value=value, name=f"curves_{value}{tag}")
         if any(_finite(r.get("gamma_l1")) for r in sub) and len(levels) > 1:

@@ -24,8 +24,19 @@ import jinja2
 
 from .errors import BiasflowError
 
-_METRICS = ["gap_l1", "gap_l2", "gamma_l1", "gamma_l2", "log10_mu", "support", "recovery_error", "dist_l1",
-            "dist_l2", "l1_ratio", "residual"]
+_METRICS = [
+    "gap_l1",
+    "gap_l2",
+    "gamma_l1",
+    "gamma_l2",
+    "log10_mu",
+    "support",
+    "recovery_error",
+    "dist_l1",
+    "dist_l2",
+    "l1_ratio",
+    "residual",
+]
 _CONFIG = ["data", "model", "depth", "alpha", "shape", "loss", "seed", "data_seed"]
 
 
@@ -54,8 +65,11 @@ def _figure(path: Path, root: Path) -> dict | None:
         src = "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode()
     else:
         return None
-    return {"name": path.stem, "src": src,
-            "svg": str(svg.relative_to(root)) if svg.exists() and svg.is_relative_to(root) else None}
+    return {
+        "name": path.stem,
+        "src": src,
+        "svg": str(svg.relative_to(root)) if svg.exists() and svg.is_relative_to(root) else None,
+    }
 
 
 def gather(directory: str | Path) -> dict:
@@ -64,8 +78,9 @@ def gather(directory: str | Path) -> dict:
 
     root = Path(directory)
     if not root.is_dir():
-        raise BiasflowError(f"{str(root)!r} is not a directory; give the --out directory of a sweep or "
-                            "reproduction")
+        raise BiasflowError(
+            f"{str(root)!r} is not a directory; give the --out directory of a sweep or reproduction"
+        )
     exp_path = root / "experiment.json"
     exp = None
     if exp_path.exists():
@@ -82,8 +97,10 @@ def gather(directory: str | Path) -> dict:
         if store.fragments():
             rows = store.query("SELECT * FROM results")
     if exp is None and store is None:
-        raise BiasflowError(f"{root} holds neither a results store ({STAMP}) nor experiment.json; "
-                            "run `biasflow sweep` or `biasflow reproduce` into it first")
+        raise BiasflowError(
+            f"{root} holds neither a results store ({STAMP}) nor experiment.json; "
+            "run `biasflow sweep` or `biasflow reproduce` into it first"
+        )
     figures: list[dict] = []
     if exp is not None:
         for rel in exp.get("figures", []):
@@ -107,13 +124,18 @@ def gather(directory: str | Path) -> dict:
     for r in rows:
         rid = r.get("run_id")
         lv = r.get("log10_loss")
-        if rid not in last or (isinstance(lv, float) and (last[rid].get("log10_loss") is None
-                                                         or lv < last[rid]["log10_loss"])):
+        if rid not in last or (
+            isinstance(lv, float) and (last[rid].get("log10_loss") is None or lv < last[rid]["log10_loss"])
+        ):
             last[rid] = r
-    table_rows = sorted(last.values(), key=lambda r: tuple(str(r.get(k)) for k in ("model", "depth", "data"))
-                        + (r.get("alpha") or 0.0,))
+    table_rows = sorted(
+        last.values(),
+        key=lambda r: tuple(str(r.get(k)) for k in ("model", "depth", "data")) + (r.get("alpha") or 0.0,),
+    )
     present = [c for c in _CONFIG if any(r.get(c) is not None for r in table_rows)]
-    varying = [c for c in present if len({json.dumps(r.get(c), default=str) for r in table_rows}) > 1] or present[:3]
+    varying = [
+        c for c in present if len({json.dumps(r.get(c), default=str) for r in table_rows}) > 1
+    ] or present[:3]
     metrics = [m for m in _METRICS if any(isinstance(r.get(m), (int, float)) for r in table_rows)]
     columns = varying + ["log10_loss"] + metrics + ["status"]
     statuses: dict = {}
@@ -138,7 +160,8 @@ def gather(directory: str | Path) -> dict:
         versions.update({k: v for k, v in store.meta.items() if k in ("jax", "pyarrow", "duckdb")})
     claims = (exp or {}).get("claims", [])
     return {
-        "title": (exp or {}).get("title") or f"Sweep {sweep_name or (rows[0].get('sweep') if rows else None) or root.name}",
+        "title": (exp or {}).get("title")
+        or f"Sweep {sweep_name or (rows[0].get('sweep') if rows else None) or root.name}",
         "summary": (exp or {}).get("summary", ""),
         "seconds": (exp or {}).get("seconds"),
         "claims": claims,
@@ -146,7 +169,8 @@ def gather(directory: str | Path) -> dict:
         "figures": figures,
         "table_columns": columns,
         "table_rows": table_rows[:200],
-        "table_caption": f"last checkpoint of each of {len(last)} runs" + (" (first 200)" if len(last) > 200 else ""),
+        "table_caption": f"last checkpoint of each of {len(last)} runs"
+        + (" (first 200)" if len(last) > 200 else ""),
         "statuses": list(statuses.values()),
         "config": config,
         "versions": versions,

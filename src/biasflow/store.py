@@ -63,8 +63,12 @@ def _versions() -> dict[str, str]:
 
     from . import __version__
 
-    return {"biasflow": __version__, "jax": jax.__version__, "pyarrow": pa.__version__,
-            "duckdb": duckdb.__version__}
+    return {
+        "biasflow": __version__,
+        "jax": jax.__version__,
+        "pyarrow": pa.__version__,
+        "duckdb": duckdb.__version__,
+    }
 
 
 class Store:
@@ -81,7 +85,9 @@ class Store:
         self.runs = self.path / RUNS
         stamp = self.path / STAMP
         if self.path.exists() and not self.path.is_dir():
-            raise BiasflowError(f"results path {str(self.path)!r} is a file, not a directory; give a directory")
+            raise BiasflowError(
+                f"results path {str(self.path)!r} is a file, not a directory; give a directory"
+            )
         if stamp.exists():
             self._check_stamp(stamp)
         else:
@@ -107,8 +113,10 @@ class Store:
         try:
             meta = json.loads(stamp.read_text())
         except (OSError, ValueError) as e:
-            raise BiasflowError(f"{stamp}: unreadable store stamp ({e}); this directory was not written by "
-                                "this biasflow; choose another --out directory") from None
+            raise BiasflowError(
+                f"{stamp}: unreadable store stamp ({e}); this directory was not written by "
+                "this biasflow; choose another --out directory"
+            ) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise BiasflowError(f"{stamp}: not a biasflow results stamp; choose another --out directory")
         if meta.get("version") != STORE_VERSION:
@@ -199,8 +207,10 @@ class Store:
             return con.sql(sql).fetch_arrow_table()
         except duckdb.Error as e:
             msg = " ".join(str(e).split())
-            raise BiasflowError(f"SQL error: {msg}; the table is named 'results' "
-                                f"(columns: {', '.join(self.columns()) or 'none yet'})") from None
+            raise BiasflowError(
+                f"SQL error: {msg}; the table is named 'results' "
+                f"(columns: {', '.join(self.columns()) or 'none yet'})"
+            ) from None
         finally:
             con.close()
 
@@ -269,8 +279,10 @@ def _array(vals: list) -> pa.Array:
         return pa.array([None if v is None else float(v) for v in vals], pa.float64())
     if kinds <= {list}:
         return pa.array([None if v is None else [float(x) for x in v] for v in vals], pa.list_(pa.float64()))
-    return pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str))
-                     for v in vals], pa.string())
+    return pa.array(
+        [None if v is None else (v if isinstance(v, str) else json.dumps(v, default=str)) for v in vals],
+        pa.string(),
+    )
 
 
 def _cell(v):

@@ -40,10 +40,10 @@ the error message, and the sweep goes on.
 ... ''')
 >>> [(s["alpha"], s["depth"]) for s in expand(cfg)]
 [(0.1, 2), (0.1, 3), (1.0, 2), (1.0, 3)]
->>> parse_config('[run]\\nalpah = 1.0\\n')
+>>> parse_config('[run]\\nalpah = 1.0\\n')  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-biasflow.errors.BiasflowError: sweep config, line 2: run.alpah: unknown key; allowed keys: data, task, model, depth, width, alpha, shape, loss, until, levels, method, seed
+biasflow.errors.BiasflowError: sweep config, line 2: run.alpah: unknown key; allowed keys: data, task, ...
 """
 
 from __future__ import annotations
@@ -71,12 +71,12 @@ from .errors import BiasflowError
 from .levels import default_checkpoints, parse_level
 
 # ------------------------------------------------------------------------------------------ the config
-_LEVEL_HINT = "write loss levels as strings, e.g. \"1e-1000\" (1e-1000 is not a float64)"
+_LEVEL_HINT = 'write loss levels as strings, e.g. "1e-1000" (1e-1000 is not a float64)'
 
 
 def _level(v) -> float:
     if isinstance(v, bool):
-        raise ValueError("a loss level must be a number or a string such as \"1e-100\"")
+        raise ValueError('a loss level must be a number or a string such as "1e-100"')
     if isinstance(v, (int, float)) and v == 0:
         raise ValueError(f"loss level 0 (underflow?): {_LEVEL_HINT}")
     try:
@@ -149,7 +149,7 @@ class RunConfig(BaseModel):
     def _levels(cls, v):
         if isinstance(v, list):
             if not v:
-                raise ValueError("empty list of checkpoint levels; give e.g. [\"1e-10\", \"1e-100\"] or omit it")
+                raise ValueError('empty list of checkpoint levels; give e.g. ["1e-10", "1e-100"] or omit it')
             for x in v:
                 _level(x)
         elif isinstance(v, LevelRange):
@@ -163,7 +163,11 @@ class RunConfig(BaseModel):
         until = self.until_log10()
         if self.levels is None:
             return default_checkpoints(until)
-        vals = self.levels.log10_levels() if isinstance(self.levels, LevelRange) else [_level(x) for x in self.levels]
+        vals = (
+            self.levels.log10_levels()
+            if isinstance(self.levels, LevelRange)
+            else [_level(x) for x in self.levels]
+        )
         return sorted(set(vals), reverse=True)
 
 
@@ -172,7 +176,10 @@ DATA_KEYS = tuple(Generated.model_fields)
 
 
 class Space(BaseModel):
-    """A grid axis given as a range: ``{geomspace = [lo, hi, num]}``, ``{linspace = [...]}`` or ``{range = [a, b]}``."""
+    """A grid axis given as a range.
+
+    ``{geomspace = [lo, hi, num]}``, ``{linspace = [lo, hi, num]}`` or ``{range = [a, b]}``.
+    """
 
     model_config = ConfigDict(extra="forbid")
     geomspace: tuple[float, float, int] | None = None
@@ -182,7 +189,9 @@ class Space(BaseModel):
     def values(self) -> list:
         given = [k for k in ("geomspace", "linspace", "range") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of geomspace = [lo, hi, num], linspace = [lo, hi, num], range = [a, b]")
+            raise ValueError(
+                "give exactly one of geomspace = [lo, hi, num], linspace = [lo, hi, num], range = [a, b]"
+            )
         if self.range is not None:
             return list(range(*self.range))
         lo, hi, num = self.geomspace or self.linspace
@@ -246,7 +255,10 @@ def locate(text: str, path: Iterable[str | int]) -> int | None:
             table = h
             full = h
         else:
-            m = re.match(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=", line)
+            m = re.match(
+                r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=",
+                line,
+            )
             if not m:
                 continue
             full = table + _split_key(m.group(1))
@@ -297,7 +309,10 @@ def _allowed(loc: tuple) -> str:
 
 
 def parse_config(text: str, where: str = "sweep config", base_dir: str | Path | None = None) -> SweepConfig:
-    """Parse and validate a sweep TOML text; every problem is one :class:`BiasflowError` naming key and line."""
+    """Parse and validate a sweep TOML text.
+
+    Every problem is one :class:`BiasflowError` naming the key and its line.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -312,8 +327,17 @@ def parse_config(text: str, where: str = "sweep config", base_dir: str | Path | 
             tabled = [x for x in errs if branch in x["loc"]]
             if tabled and err["loc"][:2] == tabled[0]["loc"][:2]:
                 err = tabled[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "float", "int",
-                    "list", "Generated", "LevelRange", "Space", "dict"))))
+        loc = tuple(
+            p
+            for p in err["loc"]
+            if not (
+                isinstance(p, str)
+                and (
+                    "[" in p
+                    or p in ("str", "float", "int", "list", "Generated", "LevelRange", "Space", "dict")
+                )
+            )
+        )
         # a union's branch names appear in loc; keep the config path only
         loc = _config_loc(loc, raw)
         extra = _allowed(loc) if err.get("type") == "extra_forbidden" else ""
@@ -348,7 +372,9 @@ def load_config(path: str | Path) -> tuple[SweepConfig, str]:
     """Read and validate a sweep TOML file. Returns (config, text)."""
     p = Path(path)
     if not p.exists():
-        raise BiasflowError(f"sweep config {str(p)!r} not found; give the path of a .toml file (see examples/)")
+        raise BiasflowError(
+            f"sweep config {str(p)!r} not found; give the path of a .toml file (see examples/)"
+        )
     if p.is_dir():
         raise BiasflowError(f"sweep config {str(p)!r} is a directory; give a .toml file")
     try:
@@ -380,8 +406,12 @@ def _axes(cfg: SweepConfig, text: str | None = None, where: str = "sweep config"
             axes.append((key, _values(val, ("grid", key), text, where)))
         elif isinstance(val, dict):
             if key != "data":
-                raise _fail(where, text, ("grid", key), "nested grid tables are only allowed for data "
-                            "(e.g. [grid.data] seed = [0, 1])")
+                raise _fail(
+                    where,
+                    text,
+                    ("grid", key),
+                    "nested grid tables are only allowed for data (e.g. [grid.data] seed = [0, 1])",
+                )
             for sub, v in val.items():
                 axes.append((f"data.{sub}", _values(v, ("grid", key, sub), text, where)))
         else:
@@ -402,8 +432,13 @@ def _values(v, path, text, where) -> list:
     elif isinstance(v, list):
         vals = list(v)
     else:
-        raise _fail(where, text, path, f"a grid axis must be a list of values or a table such as "
-                    f"{{geomspace = [1e-2, 10.0, 8]}} (got {v!r})")
+        raise _fail(
+            where,
+            text,
+            path,
+            f"a grid axis must be a list of values or a table such as "
+            f"{{geomspace = [1e-2, 10.0, 8]}} (got {v!r})",
+        )
     if not vals:
         raise _fail(where, text, path, "empty grid: give at least one value")
     return vals
@@ -415,15 +450,25 @@ def _check_grid(cfg: SweepConfig, text: str | None, where: str) -> None:
         if key.startswith("data."):
             sub = key.split(".", 1)[1]
             if not isinstance(cfg.run.data, Generated):
-                raise _fail(where, text, path, "a grid over data options needs generated data in [run] "
-                            "(data = {generator = \"gaussian\", ...}), not a file or built-in name")
+                raise _fail(
+                    where,
+                    text,
+                    path,
+                    "a grid over data options needs generated data in [run] "
+                    '(data = {generator = "gaussian", ...}), not a file or built-in name',
+                )
             if sub not in DATA_KEYS or sub == "generator":
                 raise _fail(where, text, path, f"unknown data option; allowed: {', '.join(DATA_KEYS[1:])}")
         elif key not in RUN_KEYS:
             raise _fail(where, text, path, f"unknown key; grid keys are run options: {', '.join(RUN_KEYS)}")
         elif key == "levels":
-            raise _fail(where, text, path, "levels are checkpoints of every run, not a grid axis; "
-                        "set [run] levels and sweep over alpha, depth, ...")
+            raise _fail(
+                where,
+                text,
+                path,
+                "levels are checkpoints of every run, not a grid axis; "
+                "set [run] levels and sweep over alpha, depth, ...",
+            )
         if len(set(map(_freeze, vals))) != len(vals):
             raise _fail(where, text, path, "repeated values in the grid")
 
@@ -485,7 +530,7 @@ def run_id(spec: dict) -> str:
 
 
 def _check_runs(cfg: SweepConfig, text: str | None, where: str) -> None:
-    """Build the data, model and loss of every run (cheap) so incompatible options fail before anything runs."""
+    """Build the data, model and loss of every run (cheap): incompatible options fail before anything runs."""
     axes = dict(_axes(cfg, text, where))
     for spec in expand(cfg, text, where):
         try:
@@ -549,14 +594,20 @@ def build_run(spec: dict):
     loss = get_loss(spec["loss"])
     ds, teacher = dataset_of(spec)
     if loss.task != ds.task:
-        raise BiasflowError(f"loss {loss.name!r} is for {loss.task} but the data are for {ds.task}; "
-                            f"use loss = \"{'square' if ds.task == 'regression' else 'exp'}\"")
+        raise BiasflowError(
+            f"loss {loss.name!r} is for {loss.task} but the data are for {ds.task}; "
+            f'use loss = "{"square" if ds.task == "regression" else "exp"}"'
+        )
     if spec["levels_log10"] and min(spec["levels_log10"]) < spec["until_log10"] - 1e-9:
-        raise BiasflowError("a checkpoint level lies below the target 'until'; lower until or drop that level")
+        raise BiasflowError(
+            "a checkpoint level lies below the target 'until'; lower until or drop that level"
+        )
     shape = spec.get("shape")
     if isinstance(shape, list):
         if len(shape) not in (1, ds.d):
-            raise BiasflowError(f"shape has {len(shape)} entries but the data have d = {ds.d}; give 1 or d values")
+            raise BiasflowError(
+                f"shape has {len(shape)} entries but the data have d = {ds.d}; give 1 or d values"
+            )
         shape = tuple(shape)
     opts = {"depth": spec.get("depth"), "alpha": spec["alpha"], "shape": shape, "seed": spec.get("seed", 0)}
     if spec.get("width") is not None:
@@ -604,7 +655,7 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
     from .dynamics import flow as flowmod
 
     groups = make_batches(specs, max(len(specs), 1))
-    if len(groups) > 1:   # not one batch: run each batchable group on its own
+    if len(groups) > 1:  # not one batch: run each batchable group on its own
         return [res for g in groups for res in run_batch(g)]
     t0 = time.perf_counter()
     built, out = [], []
@@ -621,8 +672,14 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
     kw = {"until": first[0]["until_log10"], "checkpoints": first[0]["levels_log10"]}
     if len(built) > 1 and hasattr(flowmod, "flow_many"):
         try:
-            trajs = flowmod.flow_many([b[3] for b in built], ds, loss, method=first[0].get("method", "auto"),
-                                      seed=first[0].get("seed", 0), **kw)
+            trajs = flowmod.flow_many(
+                [b[3] for b in built],
+                ds,
+                loss,
+                method=first[0].get("method", "auto"),
+                seed=first[0].get("seed", 0),
+                **kw,
+            )
             seconds = [(time.perf_counter() - t0) / len(built)] * len(built)
         except Exception:  # noqa: BLE001 - fall back to single runs; each reports its own failure
             trajs = None
@@ -631,8 +688,9 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
         for s, _ds, _t, model, _loss in built:
             t1 = time.perf_counter()
             try:
-                trajs.append(flowmod.flow(model, ds, loss, method=s.get("method", "auto"),
-                                          seed=s.get("seed", 0), **kw))
+                trajs.append(
+                    flowmod.flow(model, ds, loss, method=s.get("method", "auto"), seed=s.get("seed", 0), **kw)
+                )
             except Exception as e:  # noqa: BLE001
                 trajs.append(e)
             seconds.append(time.perf_counter() - t1)
@@ -654,13 +712,19 @@ def config_columns(spec: dict) -> dict:
     shape = spec.get("shape")
     cols = {
         "sweep": spec.get("sweep", ""),
-        "data": data if isinstance(data, str) else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
+        "data": data
+        if isinstance(data, str)
+        else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
         "data_seed": data.get("seed") if isinstance(data, dict) else None,
         "model": spec["model"],
-        "depth": spec.get("depth") if spec.get("depth") is not None else (2 if "diagonal" in spec["model"] else None),
+        "depth": spec.get("depth")
+        if spec.get("depth") is not None
+        else (2 if "diagonal" in spec["model"] else None),
         "width": spec.get("width"),
         "alpha": float(spec["alpha"]),
-        "shape": float(shape) if isinstance(shape, (int, float)) else (json.dumps(shape) if shape is not None else None),
+        "shape": float(shape)
+        if isinstance(shape, (int, float))
+        else (json.dumps(shape) if shape is not None else None),
         "loss": spec["loss"],
         "method": spec.get("method", "auto"),
         "seed": int(spec.get("seed", 0)),
@@ -681,8 +745,15 @@ def failure_row(spec: dict, err: BaseException, seconds: float = 0.0) -> dict:
     msg = str(err).splitlines()[0] if str(err) else type(err).__name__
     if status == "error":
         msg = f"{type(err).__name__}: {msg}"
-    return {**_base_row(spec), "checkpoint": None, "log10_loss": None, "log10_time": None,
-            "status": status, "message": msg[:500], "seconds": float(seconds)}
+    return {
+        **_base_row(spec),
+        "checkpoint": None,
+        "log10_loss": None,
+        "log10_time": None,
+        "status": status,
+        "message": msg[:500],
+        "seconds": float(seconds),
+    }
 
 
 def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
@@ -694,17 +765,40 @@ def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
     for i, c in enumerate(traj.checkpoints):
         beta = np.asarray(c.predictor, dtype=float)
         row = {**base, "checkpoint": i, "log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)}
-        row.update(checkpoint_metrics(ds, beta, refs, degree=getattr(model, "degree", 2), teacher=teacher,
-                                      alpha=spec["alpha"], log10_loss=float(c.log10_loss)))
+        row.update(
+            checkpoint_metrics(
+                ds,
+                beta,
+                refs,
+                degree=getattr(model, "degree", 2),
+                teacher=teacher,
+                alpha=spec["alpha"],
+                log10_loss=float(c.log10_loss),
+            )
+        )
         if i < len(extra):
             row.update({k: v for k, v in extra[i].items() if k not in row})
-        row.update({"status": status, "message": message[:500], "seconds": float(seconds),
-                    "predictor": beta.tolist()})
+        row.update(
+            {
+                "status": status,
+                "message": message[:500],
+                "seconds": float(seconds),
+                "predictor": beta.tolist(),
+            }
+        )
         rows.append(row)
     if not rows:
-        rows.append({**base, "checkpoint": None, "log10_loss": None, "log10_time": None,
-                     "status": status if status != "ok" else "max_steps",
-                     "message": message[:500] or "no checkpoint reached", "seconds": float(seconds)})
+        rows.append(
+            {
+                **base,
+                "checkpoint": None,
+                "log10_loss": None,
+                "log10_time": None,
+                "status": status if status != "ok" else "max_steps",
+                "message": message[:500] or "no checkpoint reached",
+                "seconds": float(seconds),
+            }
+        )
     if traj.floor_log10 is not None:
         for r in rows:
             r["floor_log10"] = float(traj.floor_log10)
@@ -712,8 +806,17 @@ def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
 
 
 # --------------------------------------------------------------------------------------------- metrics
-PREDICTION_COLUMNS = ("rho_nsv", "rho_nsv_pred", "kkt_l2D", "kkt_l1_offsupport", "gap_l2D", "support_precision",
-                      "support_recall", "dist_pred", "kkt_q")
+PREDICTION_COLUMNS = (
+    "rho_nsv",
+    "rho_nsv_pred",
+    "kkt_l2D",
+    "kkt_l1_offsupport",
+    "gap_l2D",
+    "support_precision",
+    "support_recall",
+    "dist_pred",
+    "kkt_q",
+)
 """Columns taken from :func:`biasflow.bias.compare` against the model's limit prediction (THEORY.md §7)."""
 
 
@@ -724,8 +827,9 @@ def prediction_metrics(model, ds, traj) -> list[dict]:
     try:
         from .bias import compare
 
-        pred = _prediction_cached(_ds_key_store(ds), json.dumps(model.config(), sort_keys=True, default=str),
-                                  model)
+        pred = _prediction_cached(
+            _ds_key_store(ds), json.dumps(model.config(), sort_keys=True, default=str), model
+        )
         if pred is None:
             return []
         out = []
@@ -812,8 +916,17 @@ def _compute_references(ds) -> dict:
     return refs
 
 
-def checkpoint_metrics(ds, beta: np.ndarray, refs: dict, *, degree: int = 2, teacher=None, alpha=None,
-                       log10_loss=None, support_tol: float = 1e-3) -> dict:
+def checkpoint_metrics(
+    ds,
+    beta: np.ndarray,
+    refs: dict,
+    *,
+    degree: int = 2,
+    teacher=None,
+    alpha=None,
+    log10_loss=None,
+    support_tol: float = 1e-3,
+) -> dict:
     """Metrics of one predictor β (THEORY.md §7: compare by gaps, not argmin distances).
 
     Classification: γ = min margin, normalized margins γ_p = γ/‖β‖_p for p = 1, 2, 2/D, the gaps
@@ -898,10 +1011,18 @@ def prepare(cfg: SweepConfig, out: str | Path, *, resume: bool = False, text: st
     return store, specs, todo
 
 
-def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None, resume: bool = False,
-              text: str | None = None, runner: Runner | None = None,
-              on_progress: Callable[[int, int, str], None] | None = None, workers: int = 2,
-              client=None) -> SweepSummary:
+def run_sweep(
+    cfg: SweepConfig,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    resume: bool = False,
+    text: str | None = None,
+    runner: Runner | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    workers: int = 2,
+    client=None,
+) -> SweepSummary:
     """Run a sweep into results directory ``out``.
 
     Args:
@@ -958,10 +1079,17 @@ def run_sweep(cfg: SweepConfig, out: str | Path, *, scheduler: str | None = None
     finally:
         if client is not None and own:
             _close(client)
-    return SweepSummary(out=str(out), runs=len(specs), executed=len(todo), skipped=len(specs) - len(todo),
-                        failed=stats["failed"], rows=stats["rows"], seconds=time.perf_counter() - t0,
-                        scheduler=scheduler or ("dask" if client is not None else "in-process"),
-                        statuses=stats["statuses"])
+    return SweepSummary(
+        out=str(out),
+        runs=len(specs),
+        executed=len(todo),
+        skipped=len(specs) - len(todo),
+        failed=stats["failed"],
+        rows=stats["rows"],
+        seconds=time.perf_counter() - t0,
+        scheduler=scheduler or ("dask" if client is not None else "in-process"),
+        statuses=stats["statuses"],
+    )
 
 
 def _safe(runner: Runner, batch: list[dict]) -> list[tuple[str, Rows]]:
@@ -992,21 +1120,34 @@ def _connect(scheduler: str, workers: int = 2):
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         return Client(cluster)
     if scheduler == "local-threads":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         return Client(cluster)
     if not _SCHEME.match(scheduler):
-        raise BiasflowError(f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as "
-                            "tcp://host:8786")
+        raise BiasflowError(
+            f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as tcp://host:8786"
+        )
     try:
         return Client(scheduler, timeout="8s")
     except (OSError, TimeoutError) as e:
-        raise BiasflowError(f"cannot reach the Dask scheduler at {scheduler} ({type(e).__name__}); start it "
-                            "with `dask scheduler` or use --scheduler local") from None
+        raise BiasflowError(
+            f"cannot reach the Dask scheduler at {scheduler} ({type(e).__name__}); start it "
+            "with `dask scheduler` or use --scheduler local"
+        ) from None
 
 
 def _close(client) -> None:
@@ -1023,7 +1164,7 @@ _SCHEDULER: contextvars.ContextVar[str | None] = contextvars.ContextVar("biasflo
 
 @contextlib.contextmanager
 def use_scheduler(scheduler: str | None):
-    """Run the sweeps of a reproduction (:func:`sweep_rows`) on ``scheduler`` (``biasflow reproduce --scheduler``)."""
+    """Run the sweeps of a reproduction (:func:`sweep_rows`) on ``scheduler`` (``reproduce --scheduler``)."""
     token = _SCHEDULER.set(scheduler)
     try:
         yield
@@ -1031,8 +1172,9 @@ def use_scheduler(scheduler: str | None):
         _SCHEDULER.reset(token)
 
 
-def sweep_rows(text: str, out: str | Path, *, where: str = "sweep config", runner: Runner | None = None,
-               on_progress=None) -> list[dict]:
+def sweep_rows(
+    text: str, out: str | Path, *, where: str = "sweep config", runner: Runner | None = None, on_progress=None
+) -> list[dict]:
     """Run (or resume) the sweep given as TOML ``text`` into ``out`` and return all of its stored rows.
 
     Used by the reproductions: re-running one into the same directory reuses the stored runs. The config
@@ -1047,4 +1189,6 @@ def sweep_rows(text: str, out: str | Path, *, where: str = "sweep config", runne
     atomic_write_text(Path(out) / "sweeps" / f"{cfg.name}.toml", text)
     ids = [s["run_id"] for s in expand(cfg)]
     quoted = ", ".join(f"'{i}'" for i in ids)
-    return Store(out).query(f"SELECT * FROM results WHERE run_id IN ({quoted}) ORDER BY alpha, log10_loss DESC")
+    return Store(out).query(
+        f"SELECT * FROM results WHERE run_id IN ({quoted}) ORDER BY alpha, log10_loss DESC"
+    )

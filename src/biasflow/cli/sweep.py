@@ -26,15 +26,17 @@ def sweep(
     """Run a base run × the product of option grids; every finished run is stored at once."""
     from ..sweep import load_config, run_sweep
 
-    cfg, text = load_config(config)   # every config error is raised here, before anything runs
+    cfg, text = load_config(config)  # every config error is raised here, before anything runs
     if workers < 1:
         raise BiasflowError(f"--workers must be ≥ 1 (got {workers})")
     with progress(f"sweep {cfg.name}") as advance:
+
         def on_progress(done, total, info):
             advance(completed=done, info=f"{done}/{total} runs {info}")
 
-        summary = run_sweep(cfg, out, scheduler=scheduler, resume=resume, text=text, on_progress=on_progress,
-                            workers=workers)
+        summary = run_sweep(
+            cfg, out, scheduler=scheduler, resume=resume, text=text, on_progress=on_progress, workers=workers
+        )
     res = summary.to_json()
     if report:
         from ..report import build_report
@@ -42,8 +44,10 @@ def sweep(
         res["report"] = str(build_report(out))
 
     def human(r):
-        print(f"{r['executed']} runs executed, {r['skipped']} skipped (stored), {r['failed']} failed, "
-              f"{r['rows']} rows in {r['seconds']:.1f} s [{r['scheduler']}] → {r['out']}")
+        print(
+            f"{r['executed']} runs executed, {r['skipped']} skipped (stored), {r['failed']} failed, "
+            f"{r['rows']} rows in {r['seconds']:.1f} s [{r['scheduler']}] → {r['out']}"
+        )
         if r.get("report"):
             print(f"report: {r['report']}")
 
@@ -56,7 +60,9 @@ def reproduce(
     name: str = typer.Argument(..., help="moroshko2020 | woodworth2020 | azulay2021 | yun2021 | huang2020"),
     out: Path = typer.Option(..., "--out", help="output directory: figures, store, report.html"),
     quick: bool = typer.Option(False, "--quick", help="smaller grids (≤ 60 s on 2 cores)"),
-    scheduler: str = typer.Option(None, "--scheduler", help="run its sweeps on Dask: 'local' or tcp://host:port"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="run its sweeps on Dask: 'local' or tcp://host:port"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Reproduce a paper's main figures and check its claims on built-in data; writes DIR/report.html."""
@@ -67,11 +73,12 @@ def reproduce(
     from ._common import atomic_write_text
 
     if scheduler is not None and scheduler not in ("local", "local-threads") and not _SCHEME.match(scheduler):
-        raise BiasflowError(f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as "
-                            "tcp://host:8786")
+        raise BiasflowError(
+            f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as tcp://host:8786"
+        )
     if name not in EXPERIMENTS:
         raise BiasflowError(f"unknown reproduction {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    Store(out)   # refuse an incompatible or foreign directory before running anything
+    Store(out)  # refuse an incompatible or foreign directory before running anything
     run = get_experiment(name)
     t0 = time.perf_counter()
     with progress(f"reproduce {name}{' (quick)' if quick else ''}"), use_scheduler(scheduler):
@@ -80,16 +87,25 @@ def reproduce(
         result.seconds = time.perf_counter() - t0
     atomic_write_text(Path(out) / "experiment.json", json.dumps(result.to_json(), indent=1, default=str))
     path = build_report(out)
-    res = {"name": result.name, "title": result.title, "seconds": result.seconds,
-           "claims": [c.__dict__ if hasattr(c, "__dict__") else c for c in result.claims],
-           "claims_hold": sum(bool(c.holds) for c in result.claims), "claims_total": len(result.claims),
-           "figures": result.figures, "report": str(path)}
+    res = {
+        "name": result.name,
+        "title": result.title,
+        "seconds": result.seconds,
+        "claims": [c.__dict__ if hasattr(c, "__dict__") else c for c in result.claims],
+        "claims_hold": sum(bool(c.holds) for c in result.claims),
+        "claims_total": len(result.claims),
+        "figures": result.figures,
+        "report": str(path),
+    }
 
     def human(r):
         for c in r["claims"]:
             mark = "PASS" if c["holds"] else "FAIL"
             stderr.print(f"[{'green' if c['holds'] else 'red'}]{mark}[/] {c['claim']} — {c['measured']}")
-        print(f"{r['claims_hold']}/{r['claims_total']} claims hold ({r['seconds']:.1f} s); report: {r['report']}")
+        print(
+            f"{r['claims_hold']}/{r['claims_total']} claims hold ({r['seconds']:.1f} s); "
+            f"report: {r['report']}"
+        )
 
     emit(res, as_json, human)
     return 0
@@ -111,8 +127,11 @@ def report_cmd(
 @app.command()
 def results(
     directory: Path = typer.Argument(..., help="a results directory"),
-    sql: str = typer.Option("SELECT * EXCLUDE (predictor) FROM results LIMIT 20", "--sql",
-                            help="DuckDB SQL over the table 'results'"),
+    sql: str = typer.Option(
+        "SELECT * EXCLUDE (predictor) FROM results LIMIT 20",
+        "--sql",
+        help="DuckDB SQL over the table 'results'",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list of row objects"),
 ):
     """Query the results store with SQL (DuckDB; the table is named 'results')."""
@@ -132,7 +151,7 @@ def results(
     import sys
 
     cols = list(rows[0]) if rows else []
-    if not sys.stdout.isatty():   # piped: tab-separated text with a header line
+    if not sys.stdout.isatty():  # piped: tab-separated text with a header line
         print("\t".join(cols))
         for r in rows:
             print("\t".join(_short(r[c]) for c in cols))

@@ -48,8 +48,10 @@ def _grid(quick: bool):
 
 
 def _data_line() -> str:
-    return (f'data = {{generator = "gaussian", n = {DATA["n"]}, d = {DATA["d"]}, k = {DATA["k"]}, '
-            f'task = "regression", seed = 0}}')
+    return (
+        f'data = {{generator = "gaussian", n = {DATA["n"]}, d = {DATA["d"]}, k = {DATA["k"]}, '
+        f'task = "regression", seed = 0}}'
+    )
 
 
 def config_texts(quick: bool) -> dict[str, str]:
@@ -66,9 +68,9 @@ levels = [{", ".join(f'"{v}"' for v in LEVELS)}]
 """
     return {
         "untied": f'name = "azulay2021-untied"\n{head}model = "diagonal-untied"\n\n[grid]\n'
-                  f"alpha = {alphas!r}\nshape = {shapes!r}\n",
+        f"alpha = {alphas!r}\nshape = {shapes!r}\n",
         "tied": f'name = "azulay2021-tied"\n{head}model = "diagonal"\ndepth = 2\n\n[grid]\n'
-                f"alpha = {sorted(set(eff) | set(naive))!r}\n",
+        f"alpha = {sorted(set(eff) | set(naive))!r}\n",
     }
 
 
@@ -86,7 +88,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
     for r in tied:
         if r.get("status") == "ok":
             tied_at[(round(math.log(r["alpha"]), 9), round(r["log10_loss"], 6))] = np.asarray(r["predictor"])
-    comparisons = []   # (α_A, s, level, rel diff to α_eff, rel diff to naive)
+    comparisons = []  # (α_A, s, level, rel diff to α_eff, rel diff to naive)
     for r in untied:
         if r.get("status") != "ok":
             continue
@@ -96,32 +98,64 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         kn = (round(math.log(float(f"{math.sqrt(a):.12g}")), 9), lv)
         if ke in tied_at and kn in tied_at:
             nb = max(np.linalg.norm(beta), 1e-300)
-            comparisons.append((a, s, lv, float(np.linalg.norm(beta - tied_at[ke]) / nb),
-                                float(np.linalg.norm(beta - tied_at[kn]) / nb)))
+            comparisons.append(
+                (
+                    a,
+                    s,
+                    lv,
+                    float(np.linalg.norm(beta - tied_at[ke]) / nb),
+                    float(np.linalg.norm(beta - tied_at[kn]) / nb),
+                )
+            )
     final_u = _final(untied)
     for r in final_u:
         r["alpha_eff"] = alpha_eff(r["alpha"], r["shape"])
     fig_dir = out / "figures"
     figures = []
     if final_u:
-        figures += plots.support_recovery(final_u, fig_dir, value="recovery_error", group="shape", x="alpha",
-                                          name="recovery_vs_alpha_A",
-                                          title="recovery error vs scale α_A = u0·v0, per shape s")
-        figures += plots.support_recovery(final_u, fig_dir, value="recovery_error", group="shape", x="alpha_eff",
-                                          name="recovery_vs_alpha_eff",
-                                          title="the same runs vs α_eff = √(α_A(1+s²)/(1−s²)): curves collapse")
-        figures += plots.support_recovery(final_u, fig_dir, value="dist_l2", group="shape", x="alpha",
-                                          name="dist_l2_vs_alpha_A",
-                                          title="distance to the min-ℓ2 interpolant vs α_A, per shape s")
+        figures += plots.support_recovery(
+            final_u,
+            fig_dir,
+            value="recovery_error",
+            group="shape",
+            x="alpha",
+            name="recovery_vs_alpha_A",
+            title="recovery error vs scale α_A = u0·v0, per shape s",
+        )
+        figures += plots.support_recovery(
+            final_u,
+            fig_dir,
+            value="recovery_error",
+            group="shape",
+            x="alpha_eff",
+            name="recovery_vs_alpha_eff",
+            title="the same runs vs α_eff = √(α_A(1+s²)/(1−s²)): curves collapse",
+        )
+        figures += plots.support_recovery(
+            final_u,
+            fig_dir,
+            value="dist_l2",
+            group="shape",
+            x="alpha",
+            name="dist_l2_vs_alpha_A",
+            title="distance to the min-ℓ2 interpolant vs α_A, per shape s",
+        )
     claims = check_claims(comparisons, final_u, alphas, shapes)
     figures = [str(Path(p).relative_to(out)) for p in figures if p.endswith(".svg")]
     return ExperimentResult(
-        name="azulay2021", title=TITLE, claims=claims, figures=figures,
+        name="azulay2021",
+        title=TITLE,
+        claims=claims,
+        figures=figures,
         config={"untied_toml": texts["untied"], "tied_toml": texts["tied"], "quick": quick, "data": DATA},
-        summary=(f"Untied two-branch diagonal network, square loss, Gaussian data n = {DATA['n']}, d = {DATA['d']}, "
-                 f"{DATA['k']}-sparse teacher; exact flows over α_A ∈ {alphas} × s ∈ {shapes}, compared with the "
-                 f"tied D = 2 network at α_eff and at the naive α = √α_A, at ε = {', '.join(LEVELS)}."),
-        seconds=time.perf_counter() - t0)
+        summary=(
+            f"Untied two-branch diagonal network, square loss, Gaussian data n = {DATA['n']}, "
+            f"d = {DATA['d']}, "
+            f"{DATA['k']}-sparse teacher; exact flows over α_A ∈ {alphas} × s ∈ {shapes}, compared with the "
+            f"tied D = 2 network at α_eff and at the naive α = √α_A, at ε = {', '.join(LEVELS)}."
+        ),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def _final(rows):
@@ -139,21 +173,33 @@ def check_claims(comparisons, final_u, alphas, shapes) -> list[Claim]:
     if comparisons:
         worst = max(comparisons, key=lambda c: c[3])
         ok = worst[3] <= 1e-6
-        meas = (f"max ‖β_untied − β_tied(α_eff)‖/‖β‖ over {len(comparisons)} checkpoints: {worst[3]:.1e} "
-                f"(α_A = {worst[0]:g}, s = {worst[1]:g})")
+        meas = (
+            f"max ‖β_untied − β_tied(α_eff)‖/‖β‖ over {len(comparisons)} checkpoints: {worst[3]:.1e} "
+            f"(α_A = {worst[0]:g}, s = {worst[1]:g})"
+        )
     else:
         ok, meas = False, "no comparable checkpoints"
-    claims.append(Claim("Shape acts as scale: the untied network with (α_A, s) follows the tied D = 2 network with "
-                        "α_eff² = α_A(1+s²)/(1−s²), checkpoint by checkpoint", meas, ok,
-                        SOURCE + "; THEORY.md §3.7, §8.10"))
+    claims.append(
+        Claim(
+            "Shape acts as scale: the untied network with (α_A, s) follows the tied D = 2 network with "
+            "α_eff² = α_A(1+s²)/(1−s²), checkpoint by checkpoint",
+            meas,
+            ok,
+            SOURCE + "; THEORY.md §3.7, §8.10",
+        )
+    )
     shaped = [c for c in comparisons if abs(c[1]) >= 0.9]
     if shaped:
         best = min(shaped, key=lambda c: c[4])
         ok = best[4] >= 1e-2
-        meas = f"min distance to the naive tied run over {len(shaped)} checkpoints with |s| ≥ 0.9: {best[4]:.2e}"
+        meas = (
+            f"min distance to the naive tied run over {len(shaped)} checkpoints with |s| ≥ 0.9: {best[4]:.2e}"
+        )
     else:
         ok, meas = False, "no checkpoints with |s| ≥ 0.9"
-    claims.append(Claim("The naive scale α² = u0·v0 is visibly wrong when |s| is large", meas, ok, "THEORY.md §8.10"))
+    claims.append(
+        Claim("The naive scale α² = u0·v0 is visibly wrong when |s| is large", meas, ok, "THEORY.md §8.10")
+    )
     # |s| → 1 pushes to the kernel regime at tiny α_A
     a0 = min(alphas)
     rec = {r["shape"]: r for r in final_u if r["alpha"] == a0}
@@ -161,10 +207,21 @@ def check_claims(comparisons, final_u, alphas, shapes) -> list[Claim]:
     if s_lo in rec and s_hi in rec:
         r0, r1 = rec[s_lo], rec[s_hi]
         ok = r1["recovery_error"] > 2 * r0["recovery_error"] and r1["dist_l2"] < 0.5 * r0["dist_l2"]
-        meas = (f"α_A = {a0:g}: recovery error {r0['recovery_error']:.2e} (s = {s_lo:g}) vs {r1['recovery_error']:.2e} "
-                f"(s = {s_hi:g}); distance to min-ℓ2 {r0['dist_l2']:.2e} vs {r1['dist_l2']:.2e}")
+        meas = (
+            f"α_A = {a0:g}: recovery error {r0['recovery_error']:.2e} (s = {s_lo:g}) "
+            f"vs {r1['recovery_error']:.2e} "
+            f"(s = {s_hi:g}); distance to min-ℓ2 {r0['dist_l2']:.2e} vs {r1['dist_l2']:.2e}"
+        )
     else:
         ok, meas = False, "missing runs"
-    claims.append(Claim("|s| → 1 pushes the model towards the kernel regime even at a tiny scale α_A: sparse-recovery error "
-                        "at least doubled, distance to the min-ℓ2 interpolant at least halved", meas, ok, SOURCE))
+    claims.append(
+        Claim(
+            "|s| → 1 pushes the model towards the kernel regime even at a tiny scale α_A: "
+            "sparse-recovery error "
+            "at least doubled, distance to the min-ℓ2 interpolant at least halved",
+            meas,
+            ok,
+            SOURCE,
+        )
+    )
     return claims

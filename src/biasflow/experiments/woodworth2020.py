@@ -19,7 +19,10 @@ import numpy as np
 
 from . import Claim, ExperimentResult
 
-TITLE = "Woodworth et al. 2020 — kernel and rich regimes in regression: initialization scale vs depth vs sparse recovery"
+TITLE = (
+    "Woodworth et al. 2020 — kernel and rich regimes in regression: "
+    "initialization scale vs depth vs sparse recovery"
+)
 SOURCE = "Woodworth et al. 2020 (arXiv:2002.09277)"
 DATA = {"n": 30, "d": 100, "k": 3}
 
@@ -32,12 +35,13 @@ there are taken from the interpolants, which are the flows' limits by the theore
 def config_text(quick: bool, depth: int = 2) -> str:
     """The flow sweep for one depth: a few scales, run to ε = 1e-20 (limit curves come from interpolants)."""
     alphas = FLOW_ALPHAS[depth] if quick else sorted(set(FLOW_ALPHAS[depth]) | {3.16228})
-    return f'''name = "woodworth2020-D{depth}"
+    return f"""name = "woodworth2020-D{depth}"
 description = "regression: gradient flow end points, depth {depth}"
 batch = 16
 
 [run]
-data = {{generator = "gaussian", n = {DATA["n"]}, d = {DATA["d"]}, k = {DATA["k"]}, task = "regression", seed = 0}}
+data = {{generator = "gaussian", n = {DATA["n"]}, d = {DATA["d"]}, k = {DATA["k"]}, \
+task = "regression", seed = 0}}
 model = "diagonal"
 depth = {depth}
 loss = "square"
@@ -46,7 +50,7 @@ levels = ["1e-2", "1e-5", "1e-10", "1e-20"]
 
 [grid]
 alpha = {alphas!r}
-'''
+"""
 
 
 def _final(rows):
@@ -73,11 +77,23 @@ def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]
             t0 = time.perf_counter()
             res = interpolate(Diagonal(d=ds.d, depth=D, alpha=a), ds)
             beta = np.asarray(res.predictor, dtype=float)
-            row = {"sweep": "woodworth2020-interpolants", "data": f"gaussian(n={ds.n},d={ds.d},k={DATA['k']})",
-                   "model": "diagonal", "depth": D, "alpha": float(a), "loss": "square", "method": "interpolant",
-                   "log10_loss": None, "status": res.status, "message": getattr(res, "message", "") or "",
-                   "kkt": float(res.kkt), "interp_residual": float(res.residual),
-                   "seconds": time.perf_counter() - t0, "biasflow_version": __version__, "predictor": beta.tolist()}
+            row = {
+                "sweep": "woodworth2020-interpolants",
+                "data": f"gaussian(n={ds.n},d={ds.d},k={DATA['k']})",
+                "model": "diagonal",
+                "depth": D,
+                "alpha": float(a),
+                "loss": "square",
+                "method": "interpolant",
+                "log10_loss": None,
+                "status": res.status,
+                "message": getattr(res, "message", "") or "",
+                "kkt": float(res.kkt),
+                "interp_residual": float(res.residual),
+                "seconds": time.perf_counter() - t0,
+                "biasflow_version": __version__,
+                "predictor": beta.tolist(),
+            }
             row.update(checkpoint_metrics(ds, beta, refs, degree=D, teacher=teacher))
             runs[run_id({"interpolant": True, "alpha": float(a), "depth": D, "data": DATA})] = [row]
     return runs
@@ -97,8 +113,11 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
     for D in (2, 3):
         rows += sweep_rows(config_text(quick, D), out, where=f"woodworth2020 (D = {D})")
     flows = _final(rows)
-    spec = {"data": {"generator": "gaussian", **DATA, "task": "regression", "noise": 0.0, "flip": 0.0,
-                     "seed": 0}, "loss": "square", "task": None}
+    spec = {
+        "data": {"generator": "gaussian", **DATA, "task": "regression", "noise": 0.0, "flip": 0.0, "seed": 0},
+        "loss": "square",
+        "task": None,
+    }
     ds, teacher = dataset_of(spec)
     refs = references(ds)
     b1, b2 = refs["l1"], refs["l2"]
@@ -106,7 +125,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
     err_l2 = float(np.linalg.norm(b2 - teacher) / np.linalg.norm(teacher))
     # limit curves: min-Q interpolants over a fine grid (stored in the same table)
     per = 4 if quick else 10
-    alphas = [float(f"{10.0 ** e:.6g}") for e in np.linspace(-3, 2, 5 * per + 1)]
+    alphas = [float(f"{10.0**e:.6g}") for e in np.linspace(-3, 2, 5 * per + 1)]
     depths = [2, 3, 4]
     store = Store(out)
     interp = interpolant_rows(ds, teacher, alphas, depths, refs)
@@ -120,34 +139,71 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         res = interpolate(Diagonal(d=ds.d, depth=int(r["depth"]), alpha=float(r["alpha"])), ds)
         beta = np.asarray(r["predictor"], dtype=float)
         ref = np.asarray(res.predictor, dtype=float)
-        qdist.append((r["alpha"], r["depth"], float(np.linalg.norm(beta - ref) / max(np.linalg.norm(ref), 1e-300))))
+        qdist.append(
+            (r["alpha"], r["depth"], float(np.linalg.norm(beta - ref) / max(np.linalg.norm(ref), 1e-300)))
+        )
     fig_dir = out / "figures"
     figures = []
-    figures += plots.support_recovery(limits, fig_dir, value="recovery_error", name="recovery_vs_alpha",
-                                      title=f"sparse recovery (teacher k = {DATA['k']}, n = {DATA['n']}, d = {DATA['d']})")
-    figures += plots.support_recovery(limits, fig_dir, value="dist_l1", name="dist_l1_vs_alpha",
-                                      title="distance to the min-ℓ1 interpolant (rich limit)")
-    figures += plots.support_recovery(limits, fig_dir, value="dist_l2", name="dist_l2_vs_alpha",
-                                      title="distance to the min-ℓ2 interpolant (kernel limit)")
+    figures += plots.support_recovery(
+        limits,
+        fig_dir,
+        value="recovery_error",
+        name="recovery_vs_alpha",
+        title=f"sparse recovery (teacher k = {DATA['k']}, n = {DATA['n']}, d = {DATA['d']})",
+    )
+    figures += plots.support_recovery(
+        limits,
+        fig_dir,
+        value="dist_l1",
+        name="dist_l1_vs_alpha",
+        title="distance to the min-ℓ1 interpolant (rich limit)",
+    )
+    figures += plots.support_recovery(
+        limits,
+        fig_dir,
+        value="dist_l2",
+        name="dist_l2_vs_alpha",
+        title="distance to the min-ℓ2 interpolant (kernel limit)",
+    )
     scaled = [{**r, "alpha_D": float(r["alpha"]) ** int(r["depth"])} for r in limits]
-    figures += plots.support_recovery(scaled, fig_dir, value="recovery_error", x="alpha_D",
-                                      name="recovery_vs_alpha_D", title="recovery error vs α^D (scale of β at init)")
+    figures += plots.support_recovery(
+        scaled,
+        fig_dir,
+        value="recovery_error",
+        x="alpha_D",
+        name="recovery_vs_alpha_D",
+        title="recovery error vs α^D (scale of β at init)",
+    )
     one = [r for r in rows if r.get("status") == "ok" and r["alpha"] == 0.1 and r["depth"] == 2]
     if one:
-        figures += plots.coefficient_paths(one, fig_dir, name="coefficient_paths",
-                                           title="β/‖β‖₁ along the flow, α = 0.1, D = 2")
+        figures += plots.coefficient_paths(
+            one, fig_dir, name="coefficient_paths", title="β/‖β‖₁ along the flow, α = 0.1, D = 2"
+        )
     claims = check_claims(limits, flows, err_l1, err_l2, qdist)
     figures = [str(Path(p).relative_to(out)) for p in figures if p.endswith(".svg")]
     return ExperimentResult(
-        name="woodworth2020", title=TITLE, claims=claims, figures=figures,
-        config={"sweep_toml": text, "quick": quick, "interpolant_alphas": alphas, "depths": depths,
-                "data": DATA, "recovery_error_min_l1": err_l1, "recovery_error_min_l2": err_l2},
-        summary=(f"Depth-D diagonal networks, square loss, Gaussian data n = {DATA['n']}, d = {DATA['d']} with a "
-                 f"{DATA['k']}-sparse teacher. Limits: min-Q interpolants (dual Newton) over {len(alphas)} scales "
-                 f"α ∈ [1e-3, 1e2] and D ∈ {depths}; flows: exact dual ODE to ε = 1e-20 for {len(flows)} (α, D). "
-                 f"The min-ℓ1 interpolant recovers the teacher (error {err_l1:.1e}); the min-ℓ2 one does not "
-                 f"(error {err_l2:.2f})."),
-        seconds=time.perf_counter() - t0)
+        name="woodworth2020",
+        title=TITLE,
+        claims=claims,
+        figures=figures,
+        config={
+            "sweep_toml": text,
+            "quick": quick,
+            "interpolant_alphas": alphas,
+            "depths": depths,
+            "data": DATA,
+            "recovery_error_min_l1": err_l1,
+            "recovery_error_min_l2": err_l2,
+        },
+        summary=(
+            f"Depth-D diagonal networks, square loss, Gaussian data n = {DATA['n']}, d = {DATA['d']} with a "
+            f"{DATA['k']}-sparse teacher. Limits: min-Q interpolants (dual Newton) over {len(alphas)} scales "
+            f"α ∈ [1e-3, 1e2] and D ∈ {depths}; flows: exact dual ODE to ε = 1e-20 for {len(flows)} (α, D). "
+            f"The min-ℓ1 interpolant recovers the teacher (error {err_l1:.1e}); the min-ℓ2 one does not "
+            f"(error {err_l2:.2f})."
+        ),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
@@ -161,11 +217,18 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
     # 1. flow end point = min-Q interpolant (two independent computations)
     worst = max(qdist, key=lambda t: t[2]) if qdist else None
     ok = worst is not None and worst[2] <= 1e-6 and len(qdist) == len(flows) and len(flows) >= 4
-    claims.append(Claim("Gradient flow converges to the minimum-Q interpolant: the flow at ε = 1e-20 agrees with the "
-                        "dual-Newton solution of min Q_α s.t. Xβ = y",
-                        f"max relative distance over {len(qdist)} flows: {worst[2]:.1e} (α = {worst[0]:g}, "
-                        f"D = {worst[1]})" if worst else "no flow reached 1e-20", ok,
-                        SOURCE + ", Theorem 1; THEORY.md §3.4"))
+    claims.append(
+        Claim(
+            "Gradient flow converges to the minimum-Q interpolant: the flow at ε = 1e-20 agrees with the "
+            "dual-Newton solution of min Q_α s.t. Xβ = y",
+            f"max relative distance over {len(qdist)} flows: {worst[2]:.1e} (α = {worst[0]:g}, "
+            f"D = {worst[1]})"
+            if worst
+            else "no flow reached 1e-20",
+            ok,
+            SOURCE + ", Theorem 1; THEORY.md §3.4",
+        )
+    )
     # 2. kernel limit
     parts, ok = [], True
     for D, rs in sorted(by.items()):
@@ -174,9 +237,18 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
         good = len(d2) >= 2 and all(x >= y for x, y in zip(d2, d2[1:], strict=False)) and d2[-1] <= 1e-3
         ok &= good
         if d2:
-            parts.append(f"D={D}: {d2[0]:.1e} (α={big[0]['alpha']:g}) → {d2[-1]:.1e} (α={big[-1]['alpha']:g})")
-    claims.append(Claim("Kernel regime: as α grows the limit tends to the min-ℓ2 interpolant (distance decreasing in α, "
-                        "≤ 1e-3 at α = 100)", "; ".join(parts), ok, SOURCE))
+            parts.append(
+                f"D={D}: {d2[0]:.1e} (α={big[0]['alpha']:g}) → {d2[-1]:.1e} (α={big[-1]['alpha']:g})"
+            )
+    claims.append(
+        Claim(
+            "Kernel regime: as α grows the limit tends to the min-ℓ2 interpolant (distance decreasing in α, "
+            "≤ 1e-3 at α = 100)",
+            "; ".join(parts),
+            ok,
+            SOURCE,
+        )
+    )
     # 3. rich limit + sparse recovery
     parts, ok = [], True
     for D, rs in sorted(by.items()):
@@ -184,9 +256,15 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
         ok &= small["recovery_error"] <= 0.05 and small["dist_l1"] <= 0.05
         parts.append(f"D={D}, α={small['alpha']:g}: recovery error {small['recovery_error']:.1e}")
     ok &= err_l2 >= 0.3
-    claims.append(Claim("Rich regime: as α → 0 the limit tends to the min-ℓ1 interpolant and recovers the sparse "
-                        "teacher (error ≤ 5%), which the min-ℓ2 (kernel) interpolant does not",
-                        "; ".join(parts) + f"; min-ℓ2 interpolant: {err_l2:.2f}", ok, SOURCE))
+    claims.append(
+        Claim(
+            "Rich regime: as α → 0 the limit tends to the min-ℓ1 interpolant and recovers the sparse "
+            "teacher (error ≤ 5%), which the min-ℓ2 (kernel) interpolant does not",
+            "; ".join(parts) + f"; min-ℓ2 interpolant: {err_l2:.2f}",
+            ok,
+            SOURCE,
+        )
+    )
     # 4. depth: deeper reaches the ℓ1 limit faster as α → 0 (polynomial vs logarithmic)
     ds_ = sorted(by)
     pairs = []
@@ -194,10 +272,22 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
         v = [next((r["l1_ratio"] for r in by[D] if r["alpha"] == a), None) for D in ds_]
         if None not in v:
             pairs.append((a, v))
-    ok = len(ds_) >= 2 and bool(pairs) and all(all(x > y for x, y in zip(v, v[1:], strict=False)) for _, v in pairs)
-    meas = "; ".join(f"α={a:g}: " + ", ".join(f"D={D}: {x:.1e}" for D, x in zip(ds_, v, strict=True))
-                     for a, v in pairs[:: max(1, len(pairs) // 3)])
-    claims.append(Claim("Depth: at the same small α, deeper networks are closer to the ℓ1 limit (‖β‖₁/‖β_ℓ1‖₁ − 1 "
-                        "decreases with D: logarithmic in 1/α for D = 2, polynomial for D ≥ 3)", meas, ok,
-                        SOURCE + "; THEORY.md §3.4"))
+    ok = (
+        len(ds_) >= 2
+        and bool(pairs)
+        and all(all(x > y for x, y in zip(v, v[1:], strict=False)) for _, v in pairs)
+    )
+    meas = "; ".join(
+        f"α={a:g}: " + ", ".join(f"D={D}: {x:.1e}" for D, x in zip(ds_, v, strict=True))
+        for a, v in pairs[:: max(1, len(pairs) // 3)]
+    )
+    claims.append(
+        Claim(
+            "Depth: at the same small α, deeper networks are closer to the ℓ1 limit (‖β‖₁/‖β_ℓ1‖₁ − 1 "
+            "decreases with D: logarithmic in 1/α for D = 2, polynomial for D ≥ 3)",
+            meas,
+            ok,
+            SOURCE + "; THEORY.md §3.4",
+        )
+    )
     return claims
