@@ -29,10 +29,10 @@ def sweep(
     cfg, text = load_config(config)  # every config error is raised here, before anything runs
     if workers < 1:
         raise BiasflowError(f"--workers must be ≥ 1 (got {workers})")
-    with progress(f"sweep {cfg.name}") as advance:
+    with progress(f"sweep {cfg.name}", total=100.0) as advance:
 
         def on_progress(done, total, info):
-            advance(completed=done, info=f"{done}/{total} runs {info}")
+            advance(completed=100.0 * done / max(total, 1), info=f"{done}/{total} runs {info}")
 
         summary = run_sweep(
             cfg, out, scheduler=scheduler, resume=resume, text=text, on_progress=on_progress, workers=workers
