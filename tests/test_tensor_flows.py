@@ -155,3 +155,18 @@ def test_sign_locked_diagonal_keeps_signs_along_flow():
     assert all(np.all(np.asarray(c.predictor) > 0) for c in traj.checkpoints)
     # whereas the ℓ1 max-margin needs negative coordinates on these data
     assert np.any(max_margin(DS, "l1").predictor < -1e-6)
+
+
+def test_fc_regression_limit_is_min_l2_at_rate_alpha():
+    """THEORY.md §4.4: the FC square-loss limit tends to Xᵀ(XXᵀ)⁻¹y as α → 0, at distance O(α)."""
+    from biasflow.bias.transformed import predict_regression
+
+    reg = gaussian(n=6, d=16, k=2, task="regression", seed=0)
+    b2 = predict_regression(Dense(d=16, depth=2, width=4), reg).predictor
+    dist = []
+    for a in (0.1, 0.05):
+        traj = flow(Dense(d=16, depth=2, width=4, alpha=a, seed=0), reg, "square", until=-14.0)
+        assert traj.status == "ok"
+        dist.append(np.linalg.norm(traj.final.predictor - b2) / np.linalg.norm(b2))
+    assert dist[1] < dist[0] < 0.2
+    assert 1.6 < dist[0] / dist[1] < 2.4
