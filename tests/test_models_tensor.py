@@ -236,3 +236,36 @@ def test_conv_tensor_agree_hypothesis(d, depth, k):
     ws = tuple(np.asarray(w) for w in net.init())
     ten = TensorNetwork.convolution(d, depth, ks)
     np.testing.assert_allclose(ten.predictor(ws), net.predictor(ws), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=5)
+@given(
+    d=st.integers(1, 5), widths=st.lists(st.integers(1, 4), min_size=0, max_size=2), seed=st.integers(0, 9)
+)
+def test_fc_tensor_agree_hypothesis(d, widths, seed):
+    net = Dense(d=d, depth=len(widths) + 1, widths=tuple(widths), seed=seed)
+    Ws = net.init()
+    ten = TensorNetwork.fully_connected(d, widths)
+    np.testing.assert_allclose(
+        ten.predictor(tuple(np.ravel(W) for W in Ws)), net.predictor(Ws), rtol=1e-12, atol=1e-14
+    )
+
+
+@settings(max_examples=30)
+@given(
+    d=st.one_of(st.integers(-2, 6), st.floats(allow_nan=True), st.none()),
+    depth=st.one_of(st.integers(-1, 4), st.just(2.5)),
+    ks=st.lists(st.one_of(st.integers(-1, 8), st.just(True)), min_size=0, max_size=4),
+    alpha=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.5)),
+)
+def test_bad_model_arguments_raise_one_clear_error(d, depth, ks, alpha):
+    """Any combination of arguments either builds a model or raises BiasflowError (never another error)."""
+    for build in (
+        lambda: Conv(d=d, depth=depth, kernel_sizes=tuple(ks), alpha=alpha),
+        lambda: Dense(d=d, depth=depth, widths=tuple(ks) if ks else None, alpha=alpha),
+        lambda: TensorNetwork.convolution(d, depth, tuple(ks), alpha=alpha),
+    ):
+        try:
+            build()
+        except BiasflowError as e:
+            assert "\n" not in str(e)
