@@ -238,7 +238,7 @@ def test_conv_tensor_agree_hypothesis(d, depth, k):
     np.testing.assert_allclose(ten.predictor(ws), net.predictor(ws), rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=5)
+@settings(max_examples=3)
 @given(
     d=st.integers(1, 5), widths=st.lists(st.integers(1, 4), min_size=0, max_size=2), seed=st.integers(0, 9)
 )
