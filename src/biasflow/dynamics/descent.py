@@ -174,7 +174,16 @@ def _compiled(model, loss: Loss, task: str, n: int, steps: int, every: int, batc
         carry = (params0, params0, jnp.asarray(True), jnp.asarray(0, jnp.int32), key, acc0)
         body = lambda c, k: one_step(c, k, X, y, lr, log_thresh)
         curv_hist = None
-        if every > 0:
+        if every >= steps:
+            # curvature at the start and at the end only (phase maps): no block structure, no wasted steps
+            flat0, _ = ravel_pytree(params0)
+            kv = jax.random.split(jax.random.fold_in(key, 7))
+            vs, vn = jax.random.normal(kv[0], flat0.shape), jax.random.normal(kv[1], (n,))
+            c0, vs, vn = curv(params0, X, y, vs, vn)
+            carry, recs = jax.lax.scan(body, carry, jnp.arange(steps + 1))
+            c1, _, _ = curv(carry[0], X, y, vs, vn)
+            curv_hist = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), c0, c1)
+        elif every > 0:
             # ceil(K/M) + 1 blocks of M iterations, the curvature at the start of each: at steps 0, M, 2M, …
             # and, in the last block (whose iterations only check the final state), at step K.
             nblocks = -(-steps // every) + 1
@@ -235,7 +244,7 @@ def _prepare(model, data, loss, lr, steps, schedule, batch_size, sharpness_every
     decades = float(options.get("divergence_decades", 30.0))
     _validate(model, data, loss, lr, steps, batch_size, sharpness_every, decades)
     sched = parse_schedule(schedule, steps=int(steps))
-    iters = int(options.get("lanczos_iters", 20))
+    iters = int(options.get("lanczos_iters", 10))
     if iters < 1:
         raise BiasflowError(f"lanczos_iters must be ≥ 1 (got {iters})")
     batch = data.n if batch_size is None else int(batch_size)
@@ -309,7 +318,7 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
         batch_size: mini-batch size b ≤ n for SGD (default: full batch, i.e. GD).
         sharpness_every: M > 0 records the sharpness every M steps from step 0 and at the final state.
         seed: seeds the initialization (random models) and the mini-batches.
-        **options: ``lanczos_iters`` (20), ``ntk`` (False: also track λ_max of the NTK),
+        **options: ``lanczos_iters`` (10, each warm-started from the previous Ritz vector), ``ntk`` (False: also track λ_max of the NTK),
             ``divergence_decades`` (30), ``effective_init`` (False: Even et al. accumulators),
             ``params0`` (start from these parameters instead of ``model.init``).
     """
