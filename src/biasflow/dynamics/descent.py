@@ -318,7 +318,8 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
         batch_size: mini-batch size b ≤ n for SGD (default: full batch, i.e. GD).
         sharpness_every: M > 0 records the sharpness every M steps from step 0 and at the final state.
         seed: seeds the initialization (random models) and the mini-batches.
-        **options: ``lanczos_iters`` (10, each warm-started from the previous Ritz vector), ``ntk`` (False: also track λ_max of the NTK),
+        **options: ``lanczos_iters`` (10, each warm-started from the previous Ritz vector),
+            ``ntk`` (False: also track λ_max of the NTK),
             ``divergence_decades`` (30), ``effective_init`` (False: Even et al. accumulators),
             ``params0`` (start from these parameters instead of ``model.init``).
     """
