@@ -159,6 +159,7 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
         return lam, 0, False
     prev = best = math.inf
     stall = 0
+    f_stall = f
     for it in range(1, max_iter + 1):
         m = A @ pot.beta(z)
         g = m - 1.0
@@ -170,10 +171,12 @@ def _qmu_newton(A, pot, lam, tol, max_iter):
         prev = pg
         if pg < best * 0.9:
             best, stall = pg, 0
-        else:
+        else:  # the damped phase may raise the residual while f falls: stop only when neither improves
             stall += 1
-            if stall >= 10:  # no progress: float64 cannot resolve this scale any better
-                return lam, it - 1, pg <= 1e3 * tol
+            if stall >= 10:
+                if not f < f_stall - 1e-12 * (abs(f_stall) + 1.0):
+                    return lam, it - 1, pg <= 1e3 * tol  # float64 cannot resolve this scale any better
+                f_stall, stall = f, 0
         eps = min(1e-3, pg)
         act = (lam <= eps) & (g > 0)
         free = ~act
