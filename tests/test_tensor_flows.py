@@ -31,6 +31,14 @@ def test_fc_small_init_flow_approaches_l2_svm_and_stays_balanced():
     assert _decreasing(gaps) and 0 <= gaps[-1] < 0.02
     drift = monitor(net, traj, params0=net.init())
     assert np.all(drift < 1e-8)
+    # Ji & Telgarsky 2019a alignment: W_1 tends to rank one and aligns with w_2 (from 0.57 / 0.46 at init)
+    from biasflow.bias.transformed import alignment
+
+    a0, a = alignment(net, net.init()), [alignment(net, c.params) for c in traj.checkpoints]
+    assert a0["rank_one_ratio"][0] < 0.9 and a0["adjacent_alignment"][0] < 0.9
+    ratios = [x["rank_one_ratio"][0] for x in a]
+    assert _decreasing([1 - r for r in ratios]) and ratios[-1] > 0.999
+    assert a[-1]["adjacent_alignment"][0] > 1 - 1e-6
 
 
 def test_conv_l2_flow_approaches_fourier_l1_max_margin():
