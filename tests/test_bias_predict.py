@@ -179,5 +179,5 @@ def test_qmu_certificates_on_random_data(n, d, depth, log_alpha, loss_exp, seed)
     c = p.certificate
     assert p.status == "ok", p.message
     assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-9
-    assert c["log10_loss_check"] == pytest.approx(lv, rel=1e-8)
+    assert c["log10_loss_check"] == pytest.approx(lv, rel=1e-7)
     assert np.all(np.isfinite(p.predictor))
