@@ -82,6 +82,10 @@ def test_vmap_batch_matches_single_runs_and_isolates_divergence():
         np.testing.assert_allclose(rm.loss, r1.loss, rtol=1e-12)
         np.testing.assert_allclose(rm.sharpness, r1.sharpness, rtol=1e-8)
     assert [r.status for r in many] == ["ok", "ok", "diverged"]
+    mapped = descent_many(D2, REG, "square", lrs=lrs, steps=60, sharpness_every=20, batching="map")
+    for rm, rv in zip(mapped, many, strict=True):
+        assert rm.status == rv.status
+        np.testing.assert_allclose(rm.loss, rv.loss, rtol=1e-12)
 
 
 def test_sharpness_schedule_of_entries():

@@ -80,7 +80,7 @@ def _q(x):
 
 @functools.lru_cache(maxsize=64)
 def _compiled(model, loss: Loss, task: str, n: int, steps: int, every: int, batch: int, sched_spec: str,
-              iters: int, ntk: bool, decades: float, eff: bool, batched: bool):
+              iters: int, ntk: bool, decades: float, eff: bool, batched: str):
     """Build (and jit) the training loop for one configuration; cached on the configuration."""
     sched = parse_schedule(sched_spec, steps=steps)
     cls = task == "classification"
@@ -205,8 +205,10 @@ def _compiled(model, loss: Loss, task: str, n: int, steps: int, every: int, batc
         params, prev, alive, ndone, key, acc = carry
         return dict(params=params, ndone=ndone, recs=recs, curv_hist=curv_hist, acc=acc, log0=log0)
 
-    if batched:
+    if batched == "vmap":
         return jax.jit(jax.vmap(run, in_axes=(None, 0, None, None, None)))
+    if batched == "map":
+        return jax.jit(lambda p, lrs, key, X, y: jax.lax.map(lambda lr: run(p, lr, key, X, y), lrs))
     return jax.jit(run)
 
 
@@ -325,18 +327,23 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
     """
     loss, sched, params0, key, args = _prepare(model, data, loss, lr, steps, schedule, batch_size,
                                                sharpness_every, seed, options)
-    fn = _compiled(*args, False)
+    fn = _compiled(*args, "none")
     X, y = jnp.asarray(data.X), jnp.asarray(data.y)
     out = fn(params0, jnp.asarray(float(lr)), key, X, y)
     return _result(out, model, data, loss, sched, steps, sharpness_every, lr, batch_size, options)
 
 
 def descent_many(model, data: Dataset, loss, *, lrs, steps: int, schedule=None, batch_size: int | None = None,
-                 sharpness_every: int = 0, seed: int = 0, **options) -> list[DescentResult]:
-    """:func:`descent` for a grid of learning rates in one compiled, ``vmap``-batched run.
+                 sharpness_every: int = 0, seed: int = 0, batching: str = "vmap",
+                 **options) -> list[DescentResult]:
+    """:func:`descent` for a grid of learning rates in one compiled run.
 
     All runs share the initialization (``seed``) and, for SGD, the mini-batch sequence; each gets its own
     status, so one diverging rate does not disturb the others.
+
+    ``batching="vmap"`` (default) vectorizes over η — the fast choice on a GPU; ``"map"`` runs the rates one
+    after the other inside the same compiled program (``lax.map``), which on a CPU is often faster because
+    the batched small matrix products vectorize poorly there (see ``benchmarks/bench_lr.py``).
 
     >>> from biasflow.data import gaussian
     >>> from biasflow.models import Diagonal
@@ -345,10 +352,12 @@ def descent_many(model, data: Dataset, loss, *, lrs, steps: int, schedule=None, 
     >>> [r.status for r in rs]
     ['ok', 'ok', 'diverged']
     """
+    if batching not in ("vmap", "map"):
+        raise BiasflowError(f"batching must be 'vmap' or 'map' (got {batching!r})")
     lrs = np.atleast_1d(np.asarray(lrs, dtype=float))
     loss, sched, params0, key, args = _prepare(model, data, loss, lrs, steps, schedule, batch_size,
                                                sharpness_every, seed, options)
-    fn = _compiled(*args, True)
+    fn = _compiled(*args, batching)
     X, y = jnp.asarray(data.X), jnp.asarray(data.y)
     out = fn(params0, jnp.asarray(lrs), key, X, y)
     res = []
