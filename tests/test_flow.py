@@ -357,3 +357,33 @@ def test_shapes_and_statuses(n, d, depth, loss, seed):
         assert [c.log10_loss for c in tr.checkpoints] == [-2.0, -6.0]
     else:
         assert tr.floor_log10 is not None and tr.floor_log10 > -6.0
+
+
+def test_depth3_ratio_coordinates_match_dual_coordinates():
+    """Two exact forms of the same D ≥ 3 flow: log-ratio p (d-dim) and the dual ν (n-dim)."""
+    from biasflow.dynamics.exact import DualSystem, RatioSystem
+    from biasflow.dynamics.clock import integrate
+
+    model = Diagonal(d=30, depth=3, alpha=0.2)
+    levels = [-2.0, -50.0, -500.0]
+    r1 = integrate(RatioSystem(model, DS, EXP), levels)
+    sd = DualSystem(model, DS, EXP)
+    r2 = integrate(sd, levels)
+    sr = RatioSystem(model, DS, EXP)
+    assert r1.status == r2.status == "ok"
+    for x1, x2, t1, t2 in zip(r1.states, r2.states, r1.log10_times, r2.log10_times, strict=True):
+        b1, b2 = sr.predictor(x1), sd.predictor(x2)
+        assert np.linalg.norm(b1 - b2) < 1e-8 * np.linalg.norm(b2)
+        assert abs(t1 - t2) < 1e-8 * max(1.0, abs(t2))
+
+
+@pytest.mark.parametrize("D", [4, 5])
+def test_deep_small_alpha_reaches_1e_10000(D):
+    model = Diagonal(d=30, depth=D, alpha=1e-2)
+    tr = flow(model, DS, "exp", until="1e-10000", checkpoints=["1e-100"])
+    assert tr.status == "ok"
+    inv0 = np.asarray(model.invariants(model.init()))
+    for c in tr.checkpoints:
+        m = np.asarray(DS.A) @ c.predictor
+        assert abs(float(EXP.log10_mean(m, None)) - c.log10_loss) < 1e-10 * abs(c.log10_loss)
+        assert np.max(np.abs(np.asarray(model.invariants(c.params)) / inv0 - 1)) < 1e-10

@@ -258,13 +258,115 @@ class DualSystem:
         return tuple(np.asarray(v) for v in p)
 
 
+class RatioSystem:
+    """Tied diagonal nets of depth D ≥ 3 in log-ratio coordinates p_j = log(u₊,j/u₋,j) (d-dimensional).
+
+    The conservation law u₊^{−k} + u₋^{−k} = 2α^{−k} (k = D − 2, THEORY.md §3.1) gives the parameters
+    from p without cancellation, log u± = log α + (softplus(±kp) − log 2)/k, where the dual form
+    β = α^D h_D(c_D α^{D−2} z) loses precision as |c_D α^{D−2} z| → 1 (the finite-τ* edge of §2.2).
+    The flow is dp/dτ = a(p) ⊙ Aᵀw with a = D(u₊^k + u₋^k); g = Σ D²(u₊^{2D−2} + u₋^{2D−2})(Aᵀw)².
+    It is the same exact flow in other coordinates (the dual variable ν is recovered by least squares
+    for diagnostics).
+    """
+
+    has_jacobian = True
+
+    def __init__(self, model: Diagonal, data: Dataset, loss: Loss):
+        self.model = model
+        self.D = int(model.depth)
+        self.k = self.D - 2
+        self.la = np.log(np.asarray(model.scales, dtype=np.float64))
+        self.A = np.ascontiguousarray(np.asarray(data.A, dtype=np.float64))
+        self.At = np.ascontiguousarray(self.A.T)
+        self.y = np.asarray(data.y, dtype=np.float64)
+        self.name = loss.name
+        self.dim = self.A.shape[1]
+        self._key = None
+        self._val = None
+
+    def x0(self):
+        return np.zeros(self.dim)
+
+    def _logu(self, p):
+        kp = self.k * p
+        lp = self.la + (np.logaddexp(0.0, kp) - math.log(2.0)) / self.k
+        lm = self.la + (np.logaddexp(0.0, -kp) - math.log(2.0)) / self.k
+        return lp, lm
+
+    def _state(self, p):
+        key = p.tobytes()
+        if key == self._key:
+            return self._val
+        D, k = self.D, self.k
+        lp, lm = self._logu(p)
+        upD, umD = np.exp(D * lp), np.exp(D * lm)
+        beta = upD - umD
+        sp = 0.5 * (1.0 + np.tanh(0.5 * k * p))  # σ(kp)
+        sm = 1.0 - sp
+        bp = D * (upD * sp + umD * sm)  # dβ/dp
+        a = D * (np.exp(k * lp) + np.exp(k * lm))
+        m = self.A @ beta
+        logL, w, c = loss_terms(self.name, m, self.y)
+        q = self.At @ w
+        G = a * bp
+        g = float(G @ (q * q))
+        val = (lp, lm, beta, sp, sm, bp, a, m, logL, w, c, q, G, g)
+        self._key, self._val = key, val
+        return val
+
+    def evaluate(self, p):
+        lp, lm, beta, sp, sm, bp, a, m, logL, w, c, q, G, g = self._state(p)
+        if not np.isfinite(logL) or not np.isfinite(g):
+            return np.full_like(p, np.nan), math.nan, math.nan
+        return a * q, -logL, g
+
+    def jacobian(self, p):
+        lp, lm, beta, sp, sm, bp, a, m, logL, w, c, q, G, g = self._state(p)
+        D, k = self.D, self.k
+        Jw = np.outer(w, w)
+        Jw[np.diag_indices_from(Jw)] -= c
+        M = self.At @ Jw @ self.A  # ∂q/∂β (d × d)
+        dq = M * bp  # ∂q/∂p
+        a1 = D * k * (np.exp(k * lp) * sp - np.exp(k * lm) * sm)
+        JF = a[:, None] * dq
+        JF[np.diag_indices_from(JF)] += a1 * q
+        gs = q * bp
+        G1 = D * D * (2 * D - 2) * (np.exp((2 * D - 2) * lp) * sp - np.exp((2 * D - 2) * lm) * sm)
+        gg = G1 * q * q + 2.0 * (dq.T @ (G * q))
+        return JF, gs, gg
+
+    def predictor(self, p):
+        return self._state(p)[2].copy()
+
+    def params(self, p):
+        lp, lm = self._logu(p)
+        return (np.exp(lp), np.exp(lm))
+
+    def nu(self, p):
+        """ν with Aᵀν = z(p) (least squares; for diagnostics such as dual mass fractions)."""
+        lp, lm = self._logu(p)
+        z = (np.exp(-self.k * self.la) - np.exp(-self.k * lp)) / float(self.model.c)
+        return np.linalg.lstsq(self.At, z, rcond=None)[0]
+
+
+RATIO_MAX_D = 400
+"""Depth ≥ 3 diagonal nets with d ≤ this use :class:`RatioSystem` (d×d Jacobian), else the n-dim dual."""
+
+
 def exact_flow(model, data: Dataset, loss: Loss, levels: list[float], *, floor_log10=None, rtol=1e-10,
                atol=1e-12, max_steps=200_000, callback=None, solver=None, solver_tau=None):
-    """Run the exact dual flow through ``levels``; returns (ClockResult, DualSystem)."""
-    system = DualSystem(model, data, loss)
+    """Run the exact flow through ``levels``; returns (ClockResult, system).
+
+    The system is :class:`DualSystem` (n-dimensional), except for tied diagonal nets of depth ≥ 3 with
+    d ≤ :data:`RATIO_MAX_D`, which use the cancellation-free :class:`RatioSystem`.
+    """
+    if isinstance(model, Diagonal) and model.depth >= 3 and model.d <= RATIO_MAX_D:
+        system = RatioSystem(model, data, loss)
+    else:
+        system = DualSystem(model, data, loss)
     res = integrate(system, levels, floor_log10=floor_log10, rtol=rtol, atol=atol, method=solver,
                     method_tau=solver_tau, max_steps=max_steps, callback=callback)
     return res, system
 
 
-__all__ = ["DualSystem", "dual_maps", "exact_flow", "loss_terms", "LN10"]
+__all__ = ["DualSystem", "RatioSystem", "dual_maps", "exact_flow", "loss_terms", "LN10"]
