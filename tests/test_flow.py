@@ -361,8 +361,8 @@ def test_shapes_and_statuses(n, d, depth, loss, seed):
 
 def test_depth3_ratio_coordinates_match_dual_coordinates():
     """Two exact forms of the same D ≥ 3 flow: log-ratio p (d-dim) and the dual ν (n-dim)."""
-    from biasflow.dynamics.exact import DualSystem, RatioSystem
     from biasflow.dynamics.clock import integrate
+    from biasflow.dynamics.exact import DualSystem, RatioSystem
 
     model = Diagonal(d=30, depth=3, alpha=0.2)
     levels = [-2.0, -50.0, -500.0]
