@@ -33,6 +33,11 @@ from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
 from .errors import BiasflowError  # noqa: E402
 
+XLABELS = {
+    "alpha": "initialization scale α",
+    "alpha_D": "α^D (scale of β at initialization)",
+    "alpha_eff": "α_eff = √(α_A(1+s²)/(1−s²))",
+}
 _SYM = {"alpha": "α", "depth": "D", "shape": "s"}
 
 LABELS = {
@@ -216,7 +221,7 @@ def support_recovery(
     ax.set_xscale("log")
     if all(v > 0 for pts in series.values() for _, v in pts):
         ax.set_yscale("log")
-    ax.set_xlabel("initialization scale α" if x == "alpha" else x)
+    ax.set_xlabel(XLABELS.get(x, x))
     ax.set_ylabel(LABELS.get(value, value))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
