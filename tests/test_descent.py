@@ -162,10 +162,13 @@ def test_loss_clock_steps_and_other_schedules_run():
 
 
 def test_margins_along_gd_path_separable():
-    r = descent(D2, CLS, "logistic", lr=1.0, steps=300)
+    r = descent(D2, CLS, "logistic", lr=1.0, steps=300, bias_metrics=True)
     m1 = r.history["margin_l1"]
     assert r.status == "ok" and np.all(np.isfinite(m1[1:]))
     assert m1[-1] > 0 and m1[-1] > m1[50]   # the ℓ1-normalized margin grows (D = 2 → ℓ1 max-margin)
+    g1 = r.history["gap_l1"]
+    assert np.all(g1[1:] >= -1e-9) and g1[-1] < g1[50] and g1[-1] < 1.0
+    np.testing.assert_allclose(g1, 1.0 - m1 / r.history["gamma_l1_star"], rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------- bad inputs

@@ -53,7 +53,7 @@ from .schedules import parse_schedule
 
 LN10 = math.log(10.0)
 
-_OPTIONS = ("lanczos_iters", "ntk", "divergence_decades", "effective_init", "params0")
+_OPTIONS = ("lanczos_iters", "ntk", "divergence_decades", "effective_init", "params0", "bias_metrics")
 
 
 def _is_linear(model) -> bool:
@@ -277,6 +277,8 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
         if linear:
             history["margin_l2"] = m2[: nsteps + 1]
             history["margin_l1"] = m1[: nsteps + 1]
+    if options.get("bias_metrics", False) and data.task == "classification" and linear:
+        _bias_gaps(history, data)
     sharp = np.zeros(0)
     if every > 0:
         s_hist, n_hist, b_hist = out["curv_hist"]
@@ -307,6 +309,21 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
                          sharpness=sharp, message=msg, history=history)
 
 
+def _bias_gaps(history: dict, data: Dataset) -> None:
+    """Implicit-bias metrics along the GD path (separable data): the normalized-margin gaps
+    1 − γ_p(β_k)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (THEORY.md §7), per step."""
+    from ..bias.margins import max_margin
+
+    for p in ("l1", "l2"):
+        try:
+            star = max_margin(data, p).margin
+        except BiasflowError as e:          # non-separable data: no max-margin predictor
+            history["bias_metrics"] = f"not available: {e}"
+            return
+        history[f"gap_{p}"] = 1.0 - history[f"margin_{p}"] / star
+        history[f"gamma_{p}_star"] = star
+
+
 def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_size: int | None = None,
             sharpness_every: int = 0, seed: int = 0, **options) -> DescentResult:
     """Run gradient descent (or SGD) and return a :class:`~biasflow.trajectory.DescentResult`.
@@ -323,7 +340,8 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
         **options: ``lanczos_iters`` (10, each warm-started from the previous Ritz vector),
             ``ntk`` (False: also track λ_max of the NTK),
             ``divergence_decades`` (30), ``effective_init`` (False: Even et al. accumulators),
-            ``params0`` (start from these parameters instead of ``model.init``).
+            ``params0`` (start from these parameters instead of ``model.init``), ``bias_metrics``
+            (False: per-step gaps to the ℓ1/ℓ2 max-margin predictors, separable classification data).
     """
     loss, sched, params0, key, args = _prepare(model, data, loss, lr, steps, schedule, batch_size,
                                                sharpness_every, seed, options)
