@@ -27,6 +27,7 @@ is the NTK one, and ``sharpness0`` lets a reader convert.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -104,23 +105,26 @@ def classify(result: DescentResult, eta: float, rtol: float = 1e-9) -> str:
     return "catapult" if float(result.sharpness[-1]) * eta < 2.0 else "unstable"
 
 
-def initial_curvature(model, data, loss, params0, iters: int = 40) -> tuple[float, float]:
-    """(λ0, S0): the top NTK eigenvalue and the sharpness at ``params0``."""
-    loss = get_loss(loss)
-    X, y = jnp.asarray(data.X), jnp.asarray(data.y)
-    cls = data.task == "classification"
+@functools.lru_cache(maxsize=32)
+def _curvature_fn(model, loss, cls: bool, iters: int):
+    """Jitted (λ0, S0) for one model and loss, cached so repeated phase maps do not recompile."""
 
-    def lossfn(p):
-        f = _outputs(model, p, X)
-        return jnp.mean(loss.value(y * f if cls else f, y))
+    def both(p, X, y):
+        def lossfn(q):
+            f = _outputs(model, q, X)
+            return jnp.mean(loss.value(y * f if cls else f, y))
 
-    @jax.jit
-    def both(p):
         lam, _ = ntk_top(lambda q: _outputs(model, q, X), p, iters=iters)
         s, _ = sharpness(lossfn, p, iters=iters)
         return lam, s
 
-    lam, s = both(params0)
+    return jax.jit(both)
+
+
+def initial_curvature(model, data, loss, params0, iters: int = 40) -> tuple[float, float]:
+    """(λ0, S0): the top NTK eigenvalue and the sharpness at ``params0``."""
+    fn = _curvature_fn(model, get_loss(loss), data.task == "classification", int(iters))
+    lam, s = fn(params0, jnp.asarray(data.X), jnp.asarray(data.y))
     return float(lam), float(s)
 
 
