@@ -53,10 +53,10 @@ class PrimalSystem:
             beta = model.predictor(unravel(th))
             return loss.log_mean(A @ beta, y)
 
-        def ev(th):
+        def ev(th):  # one output array: a single device-to-host transfer per evaluation
             lv, gr = jax.value_and_grad(log_loss)(th)
             F = -gr
-            return F, -lv, F @ F
+            return jnp.concatenate([F, jnp.stack([-lv, F @ F])])
 
         self._ev = jax.jit(ev)
         self.has_jacobian = self.dim <= jac_max
@@ -78,8 +78,8 @@ class PrimalSystem:
     def evaluate(self, x):
         key = x.tobytes()
         if key != self._key:
-            F, s, g = self._ev(x)
-            self._key, self._val = key, (np.asarray(F), float(s), float(g))
+            out = np.asarray(self._ev(x))
+            self._key, self._val = key, (out[:-2], float(out[-2]), float(out[-1]))
         return self._val
 
     def jacobian(self, x):
