@@ -23,6 +23,8 @@ from .models import ReLU2 as ReLU2
 from .models import build_model as build_model
 from .dynamics.descent import descent as descent
 from .dynamics.descent import descent_many as descent_many
+from .dynamics.flow import flow as flow
+from .dynamics.flow import flow_many as flow_many
 from .bias import compare as compare
 from .bias import interpolate as interpolate
 from .bias import margin as margin

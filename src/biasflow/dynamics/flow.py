@@ -44,9 +44,9 @@ from ..levels import default_checkpoints, parse_level
 from ..losses import Loss, get_loss
 from ..models.base import has_dual
 from ..trajectory import Checkpoint, Trajectory
-from .clock import LN10
 
 METHODS = ("auto", "exact", "autodiff")
+LN10 = math.log(10.0)
 
 
 def _as_level(value, what: str) -> float:
