@@ -1142,8 +1142,8 @@ def _connect(scheduler: str, workers: int = 2):
             f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as tcp://host:8786"
         )
     try:
-        return Client(scheduler, timeout="8s")
-    except (OSError, TimeoutError) as e:
+        return Client(scheduler, timeout="6s")
+    except Exception as e:  # noqa: BLE001 - refused, timed out, or something that is not a Dask scheduler
         raise BiasflowError(
             f"cannot reach the Dask scheduler at {scheduler} ({type(e).__name__}); start it "
             "with `dask scheduler` or use --scheduler local"
