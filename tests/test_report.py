@@ -136,6 +136,7 @@ def test_cli_sweep_refuses_foreign_and_incompatible(cli, tmp_path):
     assert code == 2 and "unknown reproduction" in err
 
 
+@pytest.mark.slow
 def test_cli_sweep_unreachable_scheduler(cli, tmp_path):
     cfg = tmp_path / "ok.toml"
     cfg.write_text('[run]\nuntil = "1e-5"\n')
