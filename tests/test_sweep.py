@@ -296,3 +296,23 @@ def test_example_configs_are_valid(name):
     cfg, text = load_config(Path(__file__).parents[1] / "examples" / f"{name}.toml")
     runs = expand(cfg, text)
     assert runs and len({r["run_id"] for r in runs}) == len(runs)
+
+
+@given(st.lists(st.sampled_from(["alpha = 1.0", "depth = 2", "seed = 3", "# a comment", "", 'loss = "exp"']),
+                max_size=6),
+       st.integers(0, 3))
+def test_unknown_key_line_is_exact(lines, blank):
+    """Wherever a misspelled key sits in [run], the error names its line."""
+    seen, body = set(), []
+    for ln in lines:
+        key = ln.split("=")[0].strip()
+        if "=" in ln and key in seen:
+            continue
+        seen.add(key)
+        body.append(ln)
+    text_lines = ["name = \"x\"", *[""] * blank, "[run]", *body, "alhpa = 2.0", "until = \"1e-5\""]
+    text = "\n".join(text_lines) + "\n"
+    with pytest.raises(BiasflowError) as e:
+        parse_config(text, where="c.toml")
+    line = text_lines.index("alhpa = 2.0") + 1
+    assert str(e.value).startswith(f"c.toml, line {line}: run.alhpa: unknown key")
