@@ -38,7 +38,6 @@ import math
 import time
 
 import numpy as np
-import scipy.linalg
 
 from ..data import Dataset
 from ..errors import BiasflowError
@@ -117,6 +116,8 @@ def _log_scale(pot) -> float:
 
 def _gram(X: np.ndarray, c=None) -> np.ndarray:
     """X diag(c) Xᵀ (symmetric, full) by BLAS syrk: several times faster than a general product."""
+    import scipy.linalg
+
     Y = X if c is None else X * np.sqrt(c)
     U = scipy.linalg.blas.dsyrk(1.0, np.asarray(Y, order="C"))
     return np.triu(U) + np.triu(U, 1).T
@@ -163,6 +164,8 @@ class _Reduced:
 
 def _newton(X, y, pot, nu, tol, max_iter):
     """Damped Newton on F(ν) = ΣΦ(Xᵀν) − yᵀν. Returns (ν, iterations, converged, residual norm)."""
+    import scipy.linalg
+
     ynorm = max(1.0, float(np.linalg.norm(y)))
 
     def F(nu_):
@@ -328,6 +331,8 @@ def solve_dual(
 
 def stationarity(X: np.ndarray, grad: np.ndarray, gram: np.ndarray | None = None) -> float:
     """‖(I − P_X) g‖ / ‖g‖, where P_X projects onto range(Xᵀ) (THEORY.md §7); 0 for g = 0."""
+    import scipy.linalg
+
     g = np.asarray(grad, dtype=float)
     gn = float(np.linalg.norm(g))
     if gn == 0.0:

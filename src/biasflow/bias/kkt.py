@@ -32,7 +32,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.optimize import linprog, nnls
 
 from ..data import Dataset
 from ..errors import BiasflowError
@@ -82,6 +81,8 @@ def kkt_residual(
     >>> kkt_residual([1.0, 0.0], ds, depth=3).residual < 1e-14      # β = e1 is stationary
     True
     """
+    from scipy.optimize import nnls
+
     _require_classification(data, "KKT residuals")
     if not (isinstance(depth, (int, np.integer)) and depth >= 2):
         raise BiasflowError(f"depth L must be an integer ≥ 2 for the ℓ_(2/L) KKT residual (got {depth!r})")
@@ -145,6 +146,8 @@ class BestEffortResult:
 
 
 def _weighted_l1(A, w):
+    from scipy.optimize import linprog
+
     n, d = A.shape
     res = linprog(
         np.concatenate([w, w]),

@@ -36,7 +36,6 @@ import math
 import time
 
 import numpy as np
-from scipy.optimize import linprog, nnls
 
 from ..data import Dataset
 from ..errors import BiasflowError
@@ -186,6 +185,8 @@ def best_hinge(data: Dataset) -> tuple[float, np.ndarray]:
     >>> best_hinge(non_separable(gaussian(10, 30, seed=0)))[0] > 0.1
     True
     """
+    from scipy.optimize import linprog
+
     A = data.A
     n, d = A.shape
     c = np.concatenate([np.zeros(d), np.full(n, 1.0 / n)])
@@ -284,6 +285,8 @@ def margin(data: Dataset, norm: str = "l1", *, solver: str = "auto") -> MarginRe
 
 # ------------------------------------------------------------------------------------------------ solvers
 def _l1_highs(A):
+    from scipy.optimize import linprog
+
     n, d = A.shape
     res = linprog(
         np.ones(2 * d),
@@ -303,6 +306,8 @@ def _l1_highs(A):
 
 
 def _linf_highs(A):
+    from scipy.optimize import linprog
+
     n, d = A.shape
     c = np.zeros(d + 1)
     c[-1] = -1.0
@@ -318,6 +323,8 @@ def _linf_highs(A):
 
 def _l2_nnls(A):
     """Least-distance programming min ½‖β‖² s.t. Aβ ≥ 1 via NNLS (Lawson & Hanson 1974, ch. 23)."""
+    from scipy.optimize import nnls
+
     n, d = A.shape
     E = np.vstack([A.T, np.ones((1, n))])
     f = np.zeros(d + 1)

@@ -51,8 +51,6 @@ import math
 import time
 
 import numpy as np
-import scipy.linalg
-from scipy.optimize import brentq
 
 from ..data import Dataset
 from ..errors import BiasflowError
@@ -158,6 +156,7 @@ def _kkt_res(lam, g) -> float:
 
 def _qmu_newton(A, pot, lam, tol, max_iter):
     """Projected Newton on f(λ) = ΣΨ(X̃ᵀλ) − 1ᵀλ over λ ≥ 0. Returns (λ, iterations, converged)."""
+    import scipy.linalg
 
     def F(l_):
         z = A.T @ l_
@@ -397,6 +396,8 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
             hhi = h(hi)
     else:
         raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
+    from scipy.optimize import brentq
+
     try:
         lg = brentq(h, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
     except (ValueError, RuntimeError):  # inconsistent evaluations: the inner solves did not converge
@@ -408,8 +409,9 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     p.certificate["log10_loss_check"] = chk
     if p.status == "ok" and abs(chk - log10) > 1e-7 * max(1.0, abs(log10)):
         p.status = "max_steps"
-        p.message = (f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); "
-                     + p.message)
+        p.message = (
+            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message
+        )
     return p
 
 
