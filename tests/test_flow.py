@@ -387,3 +387,20 @@ def test_deep_small_alpha_reaches_1e_10000(D):
         m = np.asarray(DS.A) @ c.predictor
         assert abs(float(EXP.log10_mean(m, None)) - c.log10_loss) < 1e-10 * abs(c.log10_loss)
         assert np.max(np.abs(np.asarray(model.invariants(c.params)) / inv0 - 1)) < 1e-10
+
+
+@pytest.mark.parametrize("model", [Diagonal(d=30, depth=1, alpha=0.7), Diagonal(d=30, depth=2, alpha=0.3),
+                                   Diagonal(d=30, depth=4, alpha=0.3),
+                                   UntiedDiagonal.from_scale_shape(d=30, alpha=0.2, shape=-0.3),
+                                   UntiedDiagonal.even(d=30, alpha=0.1)])
+def test_numpy_params_match_model_closed_forms(model):
+    from biasflow.dynamics.exact import DualSystem
+
+    sy = DualSystem(model, DS, EXP)
+    nu = np.linspace(0.0, 0.02, 10)
+    z = np.asarray(DS.A).T @ nu
+    ours = sy.params(nu)
+    ref = model.params_of_z(z)
+    for a, b in zip(ours, ref, strict=True):
+        assert np.allclose(a, np.asarray(b), rtol=1e-13, atol=0)
+    assert np.allclose(sy.predictor(nu), np.asarray(model.beta_of_z(z)), rtol=1e-12, atol=1e-300)

@@ -251,10 +251,34 @@ class DualSystem:
         return self._state(nu)[1].copy()
 
     def params(self, nu):
+        """Parameters after the flow has accumulated z = Aᵀν (closed forms in NumPy for the diagonal
+        models, so that no JAX computation is compiled on the exact path; JAX otherwise)."""
         z = self._state(nu)[0]
+        m = self.model
+        if isinstance(m, Diagonal):
+            a, D = np.asarray(m.scales, dtype=np.float64), int(m.depth)
+            if D == 1:
+                return (a + z, a - z)
+            if D == 2:
+                return (a * np.exp(2.0 * z), a * np.exp(-2.0 * z))
+            base = a ** (2 - D)
+            with np.errstate(invalid="ignore"):
+                return ((base - m.c * z) ** (-1.0 / (D - 2)), (base + m.c * z) ** (-1.0 / (D - 2)))
+        if isinstance(m, UntiedDiagonal):
+            s, tt = m.u0 + m.v0, m.u0 - m.v0
+
+            def branch(zz):
+                p, q = s * np.exp(zz), tt * np.exp(-zz)
+                return 0.5 * (p + q), 0.5 * (p - q)
+
+            up, vp = branch(z)
+            if m.branches == 1:
+                return (up, vp)
+            um, vm = branch(-z)
+            return (up, vp, um, vm)
         import jax.numpy as jnp
 
-        p = self.model.params_of_z(jnp.asarray(z))
+        p = m.params_of_z(jnp.asarray(z))
         return tuple(np.asarray(v) for v in p)
 
 
