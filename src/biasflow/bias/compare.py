@@ -52,7 +52,7 @@ COLUMNS: dict[str, str] = {
     "rho_nsv_pred": "flow dual mass outside the prediction's support vectors (Q_μ: λ_pred,i = 0; ℓ1/ℓ2 "
     "limit: the LP/QP dual's support) / total: robust to margins that approach 1 slowly; NaN "
     "for predictions without support vectors",
-    "log10_mu": "log10(α^D/γ), the Q_μ parameter of the checkpoint (uniform α)",
+    "log10_mu": "log10(α^D/γ), the Q_μ parameter of the checkpoint (tied diagonal, uniform α; else NaN)",
     # regression
     "residual": "‖Xβ − y‖/max(1, ‖y‖) (regression)",
     "l1_ratio": "‖β‖₁/‖β_{ℓ1}‖₁ with β_{ℓ1} the min-ℓ1 interpolant",
@@ -157,8 +157,10 @@ def compare_predictor(
                         out = np.ones(ds.n, bool)
                         out[sv] = False
                         row["rho_nsv_pred"] = float(lp[out].sum()) / tot
-            alpha = prediction.model.get("alpha")
-            if alpha:
+            cfg = prediction.model
+            alpha = cfg.get("alpha")
+            tied_uniform = cfg.get("model") == "diagonal" and cfg.get("shape") is None
+            if alpha and tied_uniform:
                 row["log10_mu"] = D * math.log10(float(alpha)) - math.log10(gam)
             if prediction.strictly_convex and prediction.task == "classification":
                 pb = np.asarray(prediction.predictor, float)
