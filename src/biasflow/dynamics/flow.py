@@ -86,6 +86,13 @@ def _levels(until, checkpoints) -> tuple[float, list[float]]:
 
 def _floor(model_data: Dataset, loss: Loss):
     """(floor_log10 or None, message) from the separability LP or least squares."""
+    from .clock import _single_thread_blas
+
+    with _single_thread_blas():
+        return _floor_impl(model_data, loss)
+
+
+def _floor_impl(model_data: Dataset, loss: Loss):
     from .separability import check
 
     if model_data.task == "regression":

@@ -28,7 +28,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.optimize import linprog, minimize
 
 from ..data import Dataset
 from ..errors import BiasflowError
@@ -65,6 +64,7 @@ class Separability:
 
 
 def _linprog(c, A_ub, b_ub, bounds):
+    from scipy.optimize import linprog  # imported on demand: the quick certificate usually suffices
     res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status not in (0, 2):
         raise BiasflowError(f"separability LP failed ({res.message}); check the data for extreme values")
@@ -84,9 +84,13 @@ def _margin_lp(A: np.ndarray) -> float:
 def _quick_certificate(A: np.ndarray) -> bool:
     """A cheap proof of separability: the least-squares solution of Aβ = 1 (exact when rank A = n ≤ d)
     has all margins ≥ 1/2, so 2β is feasible for the LP. False means "undecided", not "non-separable"."""
+    n, d = A.shape
     try:
-        beta = np.linalg.lstsq(A, np.ones(A.shape[0]), rcond=None)[0]
-    except np.linalg.LinAlgError:  # pragma: no cover
+        if n <= d:  # min-norm solution through the n×n Gram matrix
+            beta = A.T @ np.linalg.solve(A @ A.T, np.ones(n))
+        else:
+            beta = np.linalg.lstsq(A, np.ones(n), rcond=None)[0]
+    except np.linalg.LinAlgError:
         return False
     m = A @ beta
     return bool(np.all(np.isfinite(m)) and m.min() >= 0.5)
@@ -152,6 +156,8 @@ def _floor(A_hard: np.ndarray, loss: str, n: int) -> float:
             cache.clear()
             cache[key] = fun(c)
         return cache[key]
+
+    from scipy.optimize import minimize
 
     res = minimize(lambda c: get(c)[0], np.zeros(r), jac=lambda c: get(c)[1], hess=lambda c: get(c)[2],
                    method="trust-exact", options={"gtol": 1e-13, "maxiter": 500})
