@@ -236,6 +236,35 @@ def _newton(X, y, pot, nu, tol, max_iter):
     return nu, max_iter, gn <= tol * ynorm, gn
 
 
+def _homotopy(Xr, yr, pot, sig0: float, factor: float, tol: float, max_iter: int):
+    """Follow the interpolant from scale α·e^{σ0} down to α (σ ↓ 0) in stages of ``factor`` in α."""
+    n_st = max(2, int(math.ceil(sig0 / math.log(factor))) + 1)
+    sigmas = np.linspace(sig0, 0.0, n_st)
+    # extrapolate in the variable that is smooth in σ: ν for exp potentials (z grows linearly in
+    # log α), λ = ν·α^{D−2} for depth ≥ 3 (λ tends to the ℓ1 dual as α → 0)
+    e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
+    hist: list[tuple[float, np.ndarray]] = []
+    nu = np.zeros(Xr.shape[0])
+    iters = 0
+    ok = False
+    for k, s in enumerate(sigmas):
+        ps = _shifted(pot, float(s))
+        if hist:
+            cands = [hist[-1][1] * math.exp(-e * s)]
+            if len(hist) >= 2:
+                (s1, l1), (s2, l2) = hist[-2], hist[-1]
+                step = (l2 - l1) * (s - s2) / (s2 - s1)
+                cands = [(l2 + step * f) * math.exp(-e * s) for f in (1.0, 0.5, 0.25)] + cands
+            cands.append(nu)
+            nu = next((c for c in cands if math.isfinite(float(np.sum(ps.value(Xr.T @ c))))), nu)
+        last = k == len(sigmas) - 1
+        nu, it, ok, gn = _newton(Xr, yr, ps, nu, tol if last else 1e-5, max_iter)
+        iters += it
+        hist.append((float(s), nu * math.exp(e * s)))
+    resid = float(np.linalg.norm(Xr @ pot.beta(Xr.T @ nu) - yr)) / max(1.0, float(np.linalg.norm(yr)))
+    return nu, iters, ok and resid <= 1e-8, len(sigmas)
+
+
 def solve_dual(
     X: np.ndarray,
     y: np.ndarray,
@@ -261,29 +290,13 @@ def solve_dual(
     ls = _log_scale(pot)
     nu = np.zeros(n) if nu0 is None or not red.full else np.asarray(nu0, float)
     if ls < math.log(0.3) and nu0 is None and not isinstance(pot, QuadPotential):
-        # homotopy from the kernel regime (α_eff = 1) down to the target scale
-        sig0 = -ls
-        n_st = max(2, int(math.ceil(sig0 / math.log(10.0))) + 1)
-        sigmas = np.linspace(sig0, 0.0, n_st)
-        # extrapolate in the variable that is smooth in σ: ν for exp potentials (z grows linearly in
-        # log α), λ = ν·α^{D−2} for depth ≥ 3 (λ tends to the ℓ1 dual as α → 0)
-        e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
-        hist: list[tuple[float, np.ndarray]] = []
-        for k, s in enumerate(sigmas):
-            ps = _shifted(pot, float(s))
-            if hist:
-                cands = [hist[-1][1] * math.exp(-e * s)]
-                if len(hist) >= 2:
-                    (s1, l1), (s2, l2) = hist[-2], hist[-1]
-                    step = (l2 - l1) * (s - s2) / (s2 - s1)
-                    cands = [(l2 + step * f) * math.exp(-e * s) for f in (1.0, 0.5, 0.25)] + cands
-                cands.append(nu)
-                nu = next((c for c in cands if math.isfinite(float(np.sum(ps.value(Xr.T @ c))))), nu)
-            last = k == len(sigmas) - 1
-            nu, it, ok, gn = _newton(Xr, yr, ps, nu, tol if last else 1e-5, max_iter)
+        # homotopy from the kernel regime (α_eff = 1) down to the target scale: stages of a factor 1000 in
+        # α, refined to a factor 10 if the coarse path does not converge
+        for factor in (1000.0, 10.0):
+            nu, it, ok, stages = _homotopy(Xr, yr, pot, -ls, factor, tol, max_iter)
             iters += it
-            hist.append((float(s), nu * math.exp(e * s)))
-        stages = len(sigmas)
+            if ok:
+                break
     else:
         nu, it, ok, gn = _newton(Xr, yr, pot, nu, tol, max_iter)
         iters += it
@@ -324,7 +337,14 @@ def solve_dual(
         f"dual Newton converged in {iters} iterations ({stages} homotopy stage(s))"
         if status == "ok"
         else f"dual Newton stopped at relative residual {resid:.3g} after {iters} iterations "
-        "(float64 precision limit of the dual at this scale)"
+        "(float64 precision limit of the dual at this scale"
+        + (
+            f": depth {pot.depth} puts the support at 1 − |κz| ≈ α^(D−2) = "
+            f"{math.exp(float(np.min(pot.loga)) * (pot.depth - 2) / pot.depth):.1e}, near float64's "
+            "resolution; use a larger alpha or a smaller depth)"
+            if isinstance(pot, PowerPotential)
+            else ")"
+        )
     )
     return beta, red.lift(nu), status, msg, iters, stages, red
 
