@@ -316,3 +316,18 @@ def test_unknown_key_line_is_exact(lines, blank):
         parse_config(text, where="c.toml")
     line = text_lines.index("alhpa = 2.0") + 1
     assert str(e.value).startswith(f"c.toml, line {line}: run.alhpa: unknown key")
+
+
+def test_data_file_relative_to_config(tmp_path):
+    from biasflow.data import gaussian, save
+    from biasflow.sweep import load_config
+
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    save(gaussian(n=5, d=8, k=1, seed=1), sub / "d.npz")
+    (sub / "s.toml").write_text('[run]\ndata = "d.npz"\nuntil = "1e-5"\n[grid]\nalpha = [0.1, 1.0]\n')
+    cfg, _ = load_config(sub / "s.toml")
+    assert cfg.run.data == str((sub / "d.npz").resolve())
+    (sub / "bad.toml").write_text('name = "b"\n[run]\ndata = "missing.npz"\n')
+    with pytest.raises(BiasflowError, match=r"bad.toml, line 3: run.data: data file .*missing.npz.* not found"):
+        load_config(sub / "bad.toml")
