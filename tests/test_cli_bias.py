@@ -121,3 +121,18 @@ def test_non_separable_file(cli, tmp_path):
     save(non_separable(builtin("sparse")), f)
     code, _, err = cli("margin", "--data", str(f), "--norm", "l1")
     assert code == 2 and "not linearly separable" in err and "hinge" in err
+
+
+def test_interpolate_inconsistent_regression(cli, tmp_path):
+    ds = builtin("sparse-regression")
+    X = np.vstack([ds.X, ds.X[:1]])
+    y = np.concatenate([ds.y, ds.y[:1] + 1.0])
+    f = tmp_path / "inconsistent.npz"
+    np.savez(f, X=X, y=y)
+    code, out, err = cli("interpolate", "--data", str(f), "--alpha", "0.1")
+    assert code == 2 and "no interpolant exists" in err and "--least-squares" in err and out == ""
+    code, out, err = cli("interpolate", "--data", str(f), "--alpha", "0.1", "--least-squares", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    proj = X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    assert r["least_squares"] and np.linalg.norm(X @ np.array(r["predictor"]) - proj) < 1e-9
