@@ -164,8 +164,8 @@ def test_logistic_non_separable_catapult_to_flatter_minimum():
     lam0 = float(m.ntk_top(p0, XBAR))
     crit = 8.0 / lam0
     H = binary_entropy(0.5)
-    lo = descent(m, ds, "logistic", lr=0.9 * crit, steps=1500, sharpness_every=1500, params0=p0)
-    hi = descent(m, ds, "logistic", lr=1.5 * crit, steps=1500, sharpness_every=1500, params0=p0)
+    lo = descent(m, ds, "logistic", lr=0.9 * crit, steps=1000, sharpness_every=1000, params0=p0)
+    hi = descent(m, ds, "logistic", lr=1.5 * crit, steps=1000, sharpness_every=1000, params0=p0)
     assert lo.status == hi.status == "ok"
     assert abs(lo.loss[-1] - H) < 1e-10 and abs(hi.loss[-1] - H) < 1e-10
     s_lo, s_hi = lo.sharpness[-1], hi.sharpness[-1]
