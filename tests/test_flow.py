@@ -404,3 +404,24 @@ def test_numpy_params_match_model_closed_forms(model):
     for a, b in zip(ours, ref, strict=True):
         assert np.allclose(a, np.asarray(b), rtol=1e-13, atol=0)
     assert np.allclose(sy.predictor(nu), np.asarray(model.beta_of_z(z)), rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("D,alpha", [(2, 1e-8), (3, 1e-3)])
+def test_small_alpha_regression_through_plateaus(D, alpha):
+    """Saddle-to-saddle regression dynamics: plateaus where ℒ stalls are integrated on the t-clock."""
+    tr = flow(Diagonal(d=20, depth=D, alpha=alpha), REG, "square", until=-22.0, checkpoints=[-5.0])
+    assert tr.status == "ok"
+    X, y = np.asarray(REG.X), np.asarray(REG.y)
+    for c in tr.checkpoints:
+        r = y - X @ c.predictor
+        assert abs(math.log10(0.5 * np.mean(r * r)) - c.log10_loss) < 1e-6
+
+
+def test_regression_exact_and_autodiff_agree():
+    m = Diagonal(d=20, depth=2, alpha=0.05)
+    a = flow(m, REG, "square", until=-12.0, method="exact", rtol=1e-12)
+    b = flow(m, REG, "square", until=-12.0, method="autodiff", rtol=1e-12)
+    assert a.status == b.status == "ok"
+    for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
+        assert np.linalg.norm(ca.predictor - cb.predictor) < 1e-8 * np.linalg.norm(cb.predictor)
+        assert abs(ca.log10_time - cb.log10_time) < 1e-8 * max(1.0, abs(cb.log10_time))

@@ -126,12 +126,92 @@ def integrate(
         callback: called with the current log10 loss as the run advances.
     """
     with _single_thread_blas():
+        if getattr(system, "time_clock", False):
+            return _time_clock(system, levels, floor_log10=floor_log10, rtol=rtol, atol=atol,
+                               method=method, max_steps=max_steps, callback=callback)
         ctx = _phase_tau(system, levels, floor_log10=floor_log10, rtol=rtol, atol=atol,
                          method_tau=method_tau, max_steps=max_steps, callback=callback)
         if ctx["done"]:
             return ctx["result"]
         return _phase_sigma(system, ctx, rtol=rtol, atol=atol, method=method, max_steps=max_steps,
                             callback=callback)
+
+
+def _time_clock(system, levels, *, floor_log10, rtol, atol, method, max_steps, callback) -> ClockResult:
+    """Square loss: integrate dx/dt = ℒ·F(x) in gradient-flow time t itself, levels located as events.
+
+    Regression losses decay exponentially in t once the flow interpolates, so t stays moderate, while the
+    s-clock is singular on the plateaus of small-initialization (saddle-to-saddle) dynamics, where
+    ℒ barely moves for a long time, and the τ-clock ends at a finite τ as ℒ → 0.
+    """
+    t_start = time.perf_counter()
+    stats: dict = {"nfev": 0, "njev": 0, "phases": []}
+    n = system.dim
+    x = np.asarray(system.x0(), dtype=np.float64)
+    F0, s0, _ = system.evaluate(x)
+    if not (math.isfinite(s0) and np.all(np.isfinite(F0))):
+        return ClockResult("diverged", "the loss or its gradient is not finite at initialization",
+                           [], [], [], [], stats)
+    levels = [float(v) for v in levels]
+    s_levels = [-v * LN10 for v in levels]
+    out: tuple[list, list, list, list] = ([], [], [], [])
+    k = 0
+    while k < len(levels) and s_levels[k] <= s0:
+        for lst, v in zip(out, (levels[k], x.copy(), -math.inf, {"s": s0}), strict=True):
+            lst.append(v)
+        k += 1
+    reachable = len(levels)
+    if floor_log10 is not None:
+        reachable = sum(1 for v in levels if v > floor_log10 + 1e-12)
+    if k >= reachable:
+        return ClockResult("ok", "", *out, stats)
+    counter = _Counter(max_steps, callback)
+
+    def f(t, x):
+        F, s, g = system.evaluate(x)
+        counter.tick(s)
+        return F * math.exp(-s)
+
+    def jac(t, x):
+        F, s, _ = system.evaluate(x)
+        JF, gs, _ = system.jacobian(x)
+        stats["njev"] += 1
+        return math.exp(-s) * (JF - np.outer(F, gs))
+
+    events = []
+    idx = list(range(k, reachable))
+    for i in idx:
+        def ev(t, x, sl=s_levels[i]):
+            return system.evaluate(x)[1] - sl
+        ev.direction = 1.0
+        events.append(ev)
+    events[-1].terminal = True
+    m = method or ("LSODA" if system.has_jacobian else "DOP853")
+    kw = {"jac": jac} if system.has_jacobian and m in ("LSODA", "BDF", "Radau") else {}
+    try:
+        sol = solve_ivp(f, (0.0, 1e300), x, method=m, events=events, rtol=rtol, atol=atol, **kw)
+    except _Budget:
+        sol = None
+    stats["nfev"] += counter.n
+    stats["phases"].append({"clock": "t", "method": m, "nfev": counter.n})
+    status, message = "ok", ""
+    if sol is None:
+        status, message = "max_steps", f"t-clock integration used {max_steps} evaluations (raise max_steps)"
+    else:
+        for j, i in enumerate(idx):
+            if len(sol.t_events[j]):
+                x1 = sol.y_events[j][0][:n]
+                _, s1, g1 = system.evaluate(x1)
+                # the located event is on the interpolant: move t as the state is moved onto the level
+                te = sol.t_events[j][0] + (s_levels[i] - s1) / (math.exp(-s1) * g1) if g1 > 0 else 0.0
+                te = te if te > 0 else sol.t_events[j][0]
+                xe = polish(system, x1, s_levels[i])
+                for lst, v in zip(out, (levels[i], xe, math.log10(te), {"s": s_levels[i]}), strict=True):
+                    lst.append(v)
+        if len(out[0]) < reachable:
+            status, message = "diverged", f"t-clock solver stopped: {sol.message}"
+    stats["seconds"] = time.perf_counter() - t_start
+    return ClockResult(status, message, *out, stats)
 
 
 def _single_thread_blas():
@@ -384,6 +464,9 @@ def integrate_many(
     right-hand sides are shared. Results match single :func:`integrate` runs to solver tolerance.
     """
 
+    if any(getattr(sy, "time_clock", False) for sy in systems):
+        return [integrate(sy, levels, floor_log10=floor_log10, rtol=rtol, atol=atol, method=method,
+                          method_tau=method_tau, max_steps=max_steps, callback=callback) for sy in systems]
     with _single_thread_blas():
         return _integrate_many(systems, levels, floor_log10=floor_log10, rtol=rtol, atol=atol, method=method,
                                method_tau=method_tau, max_steps=max_steps, callback=callback, stacked=stacked)

@@ -181,6 +181,7 @@ class DualSystem:
         self.name = loss.name
         self.maps = dual_maps(model)
         self.dim = self.A.shape[0]
+        self.time_clock = loss.name == "square"
         self._key = None
         self._val = None
 
@@ -305,6 +306,7 @@ class RatioSystem:
         self.y = np.asarray(data.y, dtype=np.float64)
         self.name = loss.name
         self.dim = self.A.shape[1]
+        self.time_clock = loss.name == "square"
         self._key = None
         self._val = None
 

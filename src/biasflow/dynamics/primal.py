@@ -46,6 +46,7 @@ class PrimalSystem:
         self._x0 = np.asarray(flat, dtype=np.float64)
         self.unravel = unravel
         self.dim = int(self._x0.size)
+        self.time_clock = loss.name == "square"
         A = jnp.asarray(np.asarray(data.A, dtype=np.float64))
         y = jnp.asarray(np.asarray(data.y, dtype=np.float64))
 
