@@ -20,6 +20,10 @@ phases with SciPy's :func:`~scipy.integrate.solve_ivp`:
    solution components ≈ affine in σ, so an implicit solver with the analytic Jacobian takes O(1)-size
    steps whatever the target (1e-10000 or 1e-1000000).
 
+Square loss (regression) is integrated in gradient-flow time t itself, dx/dt = ℒ·F, with the levels
+located as events: there ℒ decays exponentially in t, the τ-clock ends at a finite τ, and the s-clock is
+singular on the plateaus of small-initialization (saddle-to-saddle) dynamics.
+
 Each checkpoint is then *polished* onto the exact level by Newton steps along the flow,
 x ← x + (F/g)(s_k − s(x)), which moves x along the trajectory (to solver tolerance) onto s(x) = s_k.
 """

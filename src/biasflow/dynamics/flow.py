@@ -15,7 +15,8 @@ Two independent paths (cross-checked in the tests):
   (:mod:`biasflow.dynamics.primal`).
 
 ``method="auto"`` takes the exact path when the model has one. Both integrate on the τ-clock (dτ = ℒ dt)
-through the initial saddle and then on σ = log(s − s(0)), s = −log ℒ (:mod:`biasflow.dynamics.clock`).
+through the initial saddle and then on σ = log(s − s(0)), s = −log ℒ (:mod:`biasflow.dynamics.clock`);
+square loss runs in flow time t, with loss levels located as events.
 
 Non-separable classification data (or regression targets outside range(X)) have a loss floor ℒ* > 0:
 it is detected up front by a HiGHS LP (:mod:`biasflow.dynamics.separability`), the flow runs to the
