@@ -254,3 +254,21 @@ def test_nan_free_json_when_first_step_diverges():
     assert r.status == "diverged" and r.steps == 0 and len(r.loss) == 1 and len(r.sharpness) == 1
     assert np.all(np.isfinite(r.sharpness)) and np.all(np.isfinite(r.loss))
     jax.tree_util.tree_map(lambda a: np.testing.assert_array_equal(a, 1.0), r.params)
+
+
+def test_nonlinear_relu_model_through_forward():
+    """The ReLU comparison model (non-linear) trains through ``forward``: no predictor, margins recorded,
+    sharpness matches the dense Hessian of the same loss."""
+    import jax.numpy as jnp
+
+    from biasflow.dynamics.curvature import hessian_dense
+    from biasflow.models.relu import ReLU2
+
+    m = ReLU2(d=12, width=3)
+    r = descent(m, CLS, "logistic", lr=0.5, steps=20, sharpness_every=20, lanczos_iters=40)
+    assert r.status == "ok" and r.predictor.size == 0 and len(r.history["margin_min"]) == 21
+    X, y = jnp.asarray(CLS.X), jnp.asarray(CLS.y)
+    H = hessian_dense(lambda p: jnp.mean(jnp.logaddexp(0.0, -y * m.forward(p, X))), r.params)
+    assert abs(r.sharpness[-1] - float(np.linalg.eigvalsh(np.asarray(H))[-1])) < 1e-8 * abs(r.sharpness[-1])
+    with pytest.raises(BiasflowError, match="not linear"):
+        m.predictor(r.params)
