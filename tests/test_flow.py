@@ -425,3 +425,14 @@ def test_regression_exact_and_autodiff_agree():
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         assert np.linalg.norm(ca.predictor - cb.predictor) < 1e-8 * np.linalg.norm(cb.predictor)
         assert abs(ca.log10_time - cb.log10_time) < 1e-8 * max(1.0, abs(cb.log10_time))
+
+
+@given(text=st.one_of(st.text(max_size=12), st.floats(allow_nan=True, allow_infinity=True)))
+def test_until_garbage_is_a_clear_error_or_a_level(text):
+    """Any `until` is either a valid level (the run ends with a status) or one BiasflowError line."""
+    try:
+        tr = flow(Diagonal(d=30, alpha=0.5), DS, "exp", until=text, checkpoints=[], max_steps=2000)
+    except BiasflowError as e:
+        assert "\n" not in str(e)
+    else:
+        assert tr.status in ("ok", "max_steps")
