@@ -81,3 +81,13 @@ def test_square_terms():
     m = np.array([0.5, -1.0, 0.0])
     lg, w, _ = loss_terms("square", m, y)
     assert math.isclose(lg, math.log(float(SQUARE.mean(m, y))), rel_tol=1e-14)
+
+
+@pytest.mark.parametrize("loss", [EXP, LOGISTIC])
+def test_jax_weights_exact_at_huge_margins(loss):
+    m = 1e6 * np.array([1.0, 1.0, 1.0 + 1e-9, 1.5])
+    mpm = [mpmath.mpf(v) for v in m]
+    ell = [mpmath.exp(-v) for v in mpm] if loss is EXP else [mpmath.log1p(mpmath.exp(-v)) for v in mpm]
+    r = ell if loss is EXP else [1 / (1 + mpmath.exp(v)) for v in mpm]
+    ref = np.array([float(ri / mpmath.fsum(ell)) for ri in r])
+    assert np.allclose(np.asarray(loss.weights(m, None)), ref, rtol=1e-13, atol=1e-300)

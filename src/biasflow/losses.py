@@ -86,7 +86,9 @@ class Loss:
             return jax.nn.softmax(-z, axis=-1)
         if self.name == "logistic":
             lt = self.log_terms(z, y)
-            return jnp.exp(log_sigmoid_neg(z) - jax.scipy.special.logsumexp(lt, axis=-1, keepdims=True))
+            # shifted by the largest term: no cancellation in exp(log σ(−m) − log Σℓ) at margins ≫ 1
+            mx = jax.lax.stop_gradient(jnp.max(lt, axis=-1, keepdims=True))
+            return jnp.exp(log_sigmoid_neg(z) - mx) / jnp.sum(jnp.exp(lt - mx), axis=-1, keepdims=True)
         r = self.residual(z, y)
         return r / jnp.sum(r * r, axis=-1, keepdims=True) * 2.0
 
