@@ -44,6 +44,7 @@ def test_cli_lr_phases_json_and_figure(cli, warm_file, tmp_path):
         (["--steps", "0"], "--steps"),
         (["--model", "mlp"], "unknown model"),
         (["--width", "0"], "width"),
+        (["--batching", "pmap"], "--batching"),
     ],
 )
 def test_cli_lr_phases_bad_inputs(cli, warm_file, tmp_path, args, match):

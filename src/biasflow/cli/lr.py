@@ -28,6 +28,8 @@ def lr_phases(
     num: int = typer.Option(24, "--num", help="number of learning rates (log grid)"),
     steps: int = typer.Option(1000, "--steps", help="GD steps per learning rate"),
     seed: int = typer.Option(0, "--seed", help="initialization seed (shared by all runs)"),
+    batching: str = typer.Option("vmap", "--batching", help="vmap (one vectorized run; best on GPU) | map "
+                                 "(rates one after another in one compiled program; often faster on CPU)"),
     out: str = typer.Option(None, "--out", help="write the figure here (DIR/lr_phases.svg and .png)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
 ):
@@ -44,13 +46,15 @@ def lr_phases(
         raise BiasflowError(f"--num must be between 1 and 4096 (got {num})")
     if steps < 1:
         raise BiasflowError(f"--steps must be an integer ≥ 1 (got {steps}); pass e.g. --steps 1000")
+    if batching not in ("vmap", "map"):
+        raise BiasflowError(f"--batching must be vmap or map (got {batching!r})")
     lossobj = parse_loss(loss)
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
     units = np.geomspace(eta_min, eta_max, num) if num > 1 else np.array([eta_min])
     with progress(f"lr-phases: {num} learning rates × {steps} steps", total=None) as _:
-        pm = phase_map(net, ds, lossobj, units=units, steps=steps, seed=seed)
+        pm = phase_map(net, ds, lossobj, units=units, steps=steps, seed=seed, batching=batching)
     res = pm.to_json()
     if out:
         files = pm.plot(f"{out}/lr_phases.svg", title=f"{net.config().get('model', model)} on {ds.name}")
