@@ -77,7 +77,7 @@ def make_dataset(X, y, task: Task = "classification", name: str = "data", where:
     >>> make_dataset([[1.0, 2.0]], [0.5]).y
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at row 0. Use --task regression for real-valued targets
+    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at row 0. ...
     """
     if task not in TASKS:
         raise BiasflowError(f"{where}: unknown task {task!r}; use one of {', '.join(TASKS)}")
@@ -116,7 +116,7 @@ def make_dataset(X, y, task: Task = "classification", name: str = "data", where:
             i = int(np.flatnonzero((y != 1.0) & (y != -1.0))[0])
             raise BiasflowError(
                 f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at row {i}. "
-                "Use --task regression for real-valued targets"
+                "For real-valued targets use the square loss (regression)"
             )
     X.setflags(write=False)
     y.setflags(write=False)

@@ -27,10 +27,7 @@ app = typer.Typer(
 )
 
 # Command modules (each registers its commands on `app`).
-from . import train  # noqa: E402,F401
-from . import bias  # noqa: E402,F401
-from . import sweep  # noqa: E402,F401
-from . import lr  # noqa: E402,F401
+from . import bias, lr, sweep, train  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,4 +64,7 @@ def build_model(name: str, d: int, **options) -> Model:
     return MODELS[name](d, **options)
 
 
-__all__ = ["MODELS", "Diagonal", "DualModel", "Model", "UntiedDiagonal", "build_model", "has_dual"]
+__all__ = [
+    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Model", "ReLU2", "TensorNetwork",
+    "UntiedDiagonal", "build_model", "has_dual",
+]
