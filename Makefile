@@ -19,6 +19,7 @@ run: $(STAMP)
 
 ## The fast suite (< 10 min on 2 cores); slow and browser tests excluded.
 test: $(STAMP)
+	$(VENV)/bin/ruff check -q src tests benchmarks
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
 ## Everything, including slow and browser tests.
