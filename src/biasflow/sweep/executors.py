@@ -1,0 +1,234 @@
+"""Executing sweeps: :func:`run_sweep` in-process or on Dask, scheduler connection, :func:`sweep_rows`."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BiasflowError
+from .config import SweepConfig, parse_config
+from .runs import Rows, Runner, expand, failure_row, make_batches, run_batch
+
+
+# ------------------------------------------------------------------------------------------- executors
+@dataclasses.dataclass
+class SweepSummary:
+    """What a sweep did."""
+
+    out: str
+    runs: int
+    executed: int
+    skipped: int
+    failed: int
+    rows: int
+    seconds: float
+    scheduler: str
+    statuses: dict
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def prepare(cfg: SweepConfig, out: str | Path, *, resume: bool = False, text: str | None = None):
+    """Open the store and decide which runs remain; refuses a non-empty store without ``resume``."""
+    from ..store import Store
+
+    specs = expand(cfg, text)
+    store = Store(out)
+    done = store.run_ids()
+    if done and not resume:
+        mine = sum(s["run_id"] in done for s in specs)
+        raise BiasflowError(
+            f"{out} already holds {len(done)} stored run(s) ({mine} of this sweep's {len(specs)}); "
+            "pass --resume to skip stored runs, or choose a new --out directory"
+        )
+    todo = [s for s in specs if s["run_id"] not in done]
+    return store, specs, todo
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    resume: bool = False,
+    text: str | None = None,
+    runner: Runner | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    workers: int = 2,
+    client=None,
+) -> SweepSummary:
+    """Run a sweep into results directory ``out``.
+
+    Args:
+        cfg: the validated config (:func:`load_config` / :func:`parse_config`).
+        out: the results directory (a :class:`biasflow.store.Store`).
+        scheduler: ``None`` (in-process), ``"local"`` (a Dask ``LocalCluster`` of ``workers`` processes)
+            or ``"tcp://host:port"`` (an existing Dask scheduler).
+        resume: skip runs whose ``run_id`` is already stored.
+        runner: the batch function (default :func:`run_batch`); each returns ``[(run_id, rows), ...]``.
+        on_progress: called as ``on_progress(done, total, info)`` after each stored batch.
+        workers: worker processes for ``scheduler="local"``.
+        client: an existing ``distributed.Client`` to use instead of ``scheduler`` (left open).
+    """
+
+    t0 = time.perf_counter()
+    runner = runner or run_batch
+    own = client is None
+    if client is None:
+        client = _connect(scheduler, workers) if scheduler else None  # fail fast, before any run
+    try:
+        store, specs, todo = prepare(cfg, out, resume=resume, text=text)
+        if text is not None:
+            from ..cli._common import atomic_write_text
+
+            atomic_write_text(Path(out) / "sweep.toml", text)
+        batches = make_batches(todo, cfg.batch)
+        total = len(todo)
+        stats = {"done": 0, "failed": 0, "rows": 0, "statuses": {}}
+
+        def store_results(results):
+            if not results:
+                return
+            store.append_runs({rid: rows for rid, rows in results})
+            for _, rows in results:
+                st = rows[-1].get("status", "ok")
+                stats["statuses"][st] = stats["statuses"].get(st, 0) + 1
+                stats["failed"] += st != "ok"
+                stats["rows"] += len(rows)
+            stats["done"] += len(results)
+            if on_progress:
+                on_progress(stats["done"], total, f"{stats['failed']} failed" if stats["failed"] else "")
+
+        if on_progress:
+            on_progress(0, total, "")
+        if client is None:
+            for b in batches:
+                store_results(_safe(runner, b))
+        else:
+            from distributed import as_completed
+
+            futures = client.map(_safe, [runner] * len(batches), batches, pure=False)
+            for fut in as_completed(futures):
+                store_results(fut.result())
+    finally:
+        if client is not None and own:
+            _close(client)
+    return SweepSummary(
+        out=str(out),
+        runs=len(specs),
+        executed=len(todo),
+        skipped=len(specs) - len(todo),
+        failed=stats["failed"],
+        rows=stats["rows"],
+        seconds=time.perf_counter() - t0,
+        scheduler=scheduler or ("dask" if client is not None else "in-process"),
+        statuses=stats["statuses"],
+    )
+
+
+def _safe(runner: Runner, batch: list[dict]) -> list[tuple[str, Rows]]:
+    """Run a batch; if the runner itself raises, store every run of the batch as failed."""
+
+    t0 = time.perf_counter()
+    try:
+        res = runner(batch)
+    except Exception as e:  # noqa: BLE001
+        return [(s["run_id"], [failure_row(s, e, time.perf_counter() - t0)]) for s in batch]
+    got = {rid for rid, _ in res}
+    for s in batch:  # a runner that forgot a run: record it
+        if s["run_id"] not in got:
+            res.append((s["run_id"], [failure_row(s, RuntimeError("the runner returned no result"), 0.0)]))
+    return res
+
+
+_SCHEME = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s]+$")
+
+
+def _connect(scheduler: str, workers: int = 2):
+    """A Dask client: ``local`` starts a LocalCluster of worker processes; an address connects (≤ 10 s)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover
+        raise BiasflowError("--scheduler needs dask[distributed]; install it or drop --scheduler") from None
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster)
+    if scheduler == "local-threads":
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster)
+    if not _SCHEME.match(scheduler):
+        raise BiasflowError(
+            f"--scheduler {scheduler!r}: give 'local' or a Dask scheduler address such as tcp://host:8786"
+        )
+    try:
+        return Client(scheduler, timeout="6s")
+    except Exception as e:  # noqa: BLE001 - refused, timed out, or something that is not a Dask scheduler
+        raise BiasflowError(
+            f"cannot reach the Dask scheduler at {scheduler} ({type(e).__name__}); start it "
+            "with `dask scheduler` or use --scheduler local"
+        ) from None
+
+
+def _close(client) -> None:
+    cluster = getattr(client, "cluster", None)
+    try:
+        client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+_SCHEDULER: contextvars.ContextVar[str | None] = contextvars.ContextVar("biasflow_scheduler", default=None)
+
+
+@contextlib.contextmanager
+def use_scheduler(scheduler: str | None):
+    """Run the sweeps of a reproduction (:func:`sweep_rows`) on ``scheduler`` (``reproduce --scheduler``)."""
+    token = _SCHEDULER.set(scheduler)
+    try:
+        yield
+    finally:
+        _SCHEDULER.reset(token)
+
+
+def sweep_rows(
+    text: str, out: str | Path, *, where: str = "sweep config", runner: Runner | None = None, on_progress=None
+) -> list[dict]:
+    """Run (or resume) the sweep given as TOML ``text`` into ``out`` and return all of its stored rows.
+
+    Used by the reproductions: re-running one into the same directory reuses the stored runs. The config
+    is saved as ``out/sweeps/<name>.toml``, so the same sweep can be re-run with ``biasflow sweep`` (e.g.
+    on a Dask cluster). The scheduler is the one set by :func:`use_scheduler` (in-process by default).
+    """
+    from ..cli._common import atomic_write_text
+    from ..store import Store
+
+    cfg = parse_config(text, where=where)
+    run_sweep(cfg, out, resume=True, runner=runner, on_progress=on_progress, scheduler=_SCHEDULER.get())
+    atomic_write_text(Path(out) / "sweeps" / f"{cfg.name}.toml", text)
+    ids = [s["run_id"] for s in expand(cfg)]
+    quoted = ", ".join(f"'{i}'" for i in ids)
+    return Store(out).query(
+        f"SELECT * FROM results WHERE run_id IN ({quoted}) ORDER BY alpha, log10_loss DESC"
+    )
