@@ -53,18 +53,23 @@ LABELS = {
 }
 
 
-def _save(fig, out: str | Path, name: str) -> list[str]:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def save_figure(fig, stem: str | Path, dpi: int = 110) -> list[Path]:
+    """Save ``fig`` as ``stem.svg`` and ``stem.png`` (each written atomically), then close it."""
+    from ._atomic import atomic_path
+
+    stem = Path(stem)
     paths = []
     for ext in ("svg", "png"):
-        p = out / f"{name}.{ext}"
-        tmp = out / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
-        tmp.replace(p)
-        paths.append(str(p))
+        target = stem.with_name(f"{stem.name}.{ext}")
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight")
+        paths.append(target)
     plt.close(fig)
     return paths
+
+
+def _save(fig, out: str | Path, name: str) -> list[str]:
+    return [str(p) for p in save_figure(fig, Path(out) / name)]
 
 
 def _finite(v) -> bool:

@@ -189,7 +189,7 @@ def render(context: dict) -> str:
 
 def build_report(directory: str | Path) -> Path:
     """Write ``DIR/report.html`` (atomically) and return its path."""
-    from .cli._common import atomic_write_text
+    from ._atomic import atomic_write_text
 
     ctx = gather(directory)
     path = Path(directory) / "report.html"

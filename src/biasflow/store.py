@@ -29,12 +29,9 @@ Layout of a results directory ``DIR``::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -44,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._atomic import atomic_path, atomic_write_bytes
 from .errors import BiasflowError
 
 FORMAT = "biasflow-results"
@@ -106,7 +104,7 @@ class Store:
                     )
             self.path.mkdir(parents=True, exist_ok=True)
             meta = {"format": FORMAT, "version": STORE_VERSION, "created": time.time(), **_versions()}
-            _atomic_bytes(stamp, (json.dumps(meta, indent=1) + "\n").encode())
+            atomic_write_bytes(stamp, (json.dumps(meta, indent=1) + "\n").encode())
         self.runs.mkdir(exist_ok=True)
 
     def _check_stamp(self, stamp: Path) -> None:
@@ -160,15 +158,8 @@ class Store:
         ids = sorted(runs)
         tag = ids[0] if len(ids) == 1 else f"{ids[0]}+{len(ids) - 1}-{_digest(ids)}"
         dest = self.runs / f"{tag}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.runs, prefix=f".{tag}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(dest) as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         return dest
 
     # ------------------------------------------------------------------------------------------- reads
@@ -314,15 +305,3 @@ def _digest(ids: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -7,14 +7,13 @@ import json
 import math
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (used by commands)
 from ..data import Dataset, resolve
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
@@ -115,18 +114,3 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
                 bar.update(task, advance=amount, info=info)
 
         yield advance
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file atomically (temp file in the same directory, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -66,11 +66,11 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Reproduce a paper's main figures and check its claims on built-in data; writes DIR/report.html."""
+    from .._atomic import atomic_write_text
     from ..experiments import EXPERIMENTS, get_experiment
     from ..report import build_report
     from ..store import Store
     from ..sweep import _SCHEME, use_scheduler
-    from ._common import atomic_write_text
 
     if scheduler is not None and scheduler not in ("local", "local-threads") and not _SCHEME.match(scheduler):
         raise BiasflowError(

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-import tempfile
 from pathlib import Path
 
 import jax
@@ -208,21 +206,9 @@ def plot_phase_maps(maps: list[PhaseMap], path: str | Path, labels: list[str] | 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for target in (path.with_suffix(".svg"), path.with_suffix(".png")):
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=120, format=target.suffix[1:])
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        out.append(target)
-    plt.close(fig)
-    return out
+    from ..plots import save_figure
+
+    return save_figure(fig, Path(path).with_suffix(""), dpi=120)
 
 
 __all__ = ["PHASES", "PhaseMap", "classify", "initial_curvature", "phase_map", "plot_phase_maps"]

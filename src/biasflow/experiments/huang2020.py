@@ -34,6 +34,7 @@ from ..data import Dataset, make_dataset
 from ..dynamics.descent import descent, descent_many
 from ..dynamics.phases import initial_curvature, phase_map, plot_phase_maps
 from ..models.uv import UV, binary_entropy
+from ..plots import save_figure
 from . import Claim, ExperimentResult
 
 TITLE = "Large learning rates: the catapult phase depends on separability (Huang et al. 2020)"
@@ -326,16 +327,7 @@ def _digits_figure(rows, path: Path) -> list[Path]:
             a.set_xscale("log")
         axes[0, j].legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    files = []
-    for suf in (".svg", ".png"):
-        tgt = path.with_suffix(suf)
-        tmp = tgt.with_name(f".{tgt.name}.tmp")
-        fig.savefig(tmp, dpi=120, format=suf[1:])
-        tmp.replace(tgt)
-        files.append(tgt)
-    plt.close(fig)
-    return files
+    return save_figure(fig, path.with_suffix(""), dpi=120)
 
 
 def _catapult_figure(m: UV, path: Path) -> list[Path]:
@@ -357,15 +349,7 @@ def _catapult_figure(m: UV, path: Path) -> list[Path]:
     ax.legend(fontsize=7)
     ax.set_title(f"uv warm-up, N = {m.width}: lazy, catapult, divergent", fontsize=9)
     fig.tight_layout()
-    files = []
-    for suf in (".svg", ".png"):
-        tgt = path.with_suffix(suf)
-        tmp = tgt.with_name(f".{tgt.name}.tmp")
-        fig.savefig(tmp, dpi=120, format=suf[1:])
-        tmp.replace(tgt)
-        files.append(tgt)
-    plt.close(fig)
-    return files
+    return save_figure(fig, path.with_suffix(""), dpi=120)
 
 
 def run(out: Path, quick: bool = False) -> ExperimentResult:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plots import save_figure
 from . import Claim, ExperimentResult
 
 TITLE = "Yun, Krishnan, Mobahi 2021 — implicit bias of linear tensor networks (FC, diagonal, convolutional)"
@@ -162,11 +163,7 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
     paths = []
 
     def save(fig, name):
-        for ext in ("svg", "png"):
-            tmp = fig_dir / f".{name}.tmp.{ext}"
-            fig.savefig(tmp, format=ext, dpi=110, bbox_inches="tight")
-            tmp.replace(fig_dir / f"{name}.{ext}")
-        plt.close(fig)
+        save_figure(fig, fig_dir / name)
         paths.append(f"figures/{name}.svg")
 
     fig, ax = plt.subplots(figsize=(6.6, 4.4))

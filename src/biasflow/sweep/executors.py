@@ -85,7 +85,7 @@ def run_sweep(
     try:
         store, specs, todo = prepare(cfg, out, resume=resume, text=text)
         if text is not None:
-            from ..cli._common import atomic_write_text
+            from .._atomic import atomic_write_text
 
             atomic_write_text(Path(out) / "sweep.toml", text)
         batches = make_batches(todo, cfg.batch)
@@ -221,7 +221,7 @@ def sweep_rows(
     is saved as ``out/sweeps/<name>.toml``, so the same sweep can be re-run with ``biasflow sweep`` (e.g.
     on a Dask cluster). The scheduler is the one set by :func:`use_scheduler` (in-process by default).
     """
-    from ..cli._common import atomic_write_text
+    from .._atomic import atomic_write_text
     from ..store import Store
 
     cfg = parse_config(text, where=where)
