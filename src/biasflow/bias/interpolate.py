@@ -250,19 +250,30 @@ def _homotopy(Xr, yr, pot, sig0: float, factor: float, tol: float, max_iter: int
     for k, s in enumerate(sigmas):
         ps = _shifted(pot, float(s))
         if hist:
-            cands = [hist[-1][1] * math.exp(-e * s)]
-            if len(hist) >= 2:
-                (s1, l1), (s2, l2) = hist[-2], hist[-1]
-                step = (l2 - l1) * (s - s2) / (s2 - s1)
-                cands = [(l2 + step * f) * math.exp(-e * s) for f in (1.0, 0.5, 0.25)] + cands
-            cands.append(nu)
-            nu = next((c for c in cands if math.isfinite(float(np.sum(ps.value(Xr.T @ c))))), nu)
+            nu = _warm_start(hist, float(s), e, nu, lambda c, ps=ps: ps.value(Xr.T @ c), fractions=(1.0, 0.5, 0.25))
         last = k == len(sigmas) - 1
         nu, it, ok, gn = _newton(Xr, yr, ps, nu, tol if last else 1e-5, max_iter)
         iters += it
         hist.append((float(s), nu * math.exp(e * s)))
     resid = float(np.linalg.norm(Xr @ pot.beta(Xr.T @ nu) - yr)) / max(1.0, float(np.linalg.norm(yr)))
     return nu, iters, ok and resid <= 1e-8, len(sigmas)
+
+
+def _warm_start(hist, s: float, e: float, current, value, fractions=(1.0, 0.5), nonneg: bool = False):
+    """The first finite warm start for the dual at homotopy stage σ = ``s``.
+
+    ``hist`` holds (σ_k, dual_k·e^{e σ_k}) of earlier stages, smooth in σ. Candidates, in order: linear
+    extrapolation of the last two stages damped by each of ``fractions`` (clipped at 0 if ``nonneg``),
+    the last stage, then ``current``; each rescaled by e^{−e s}. ``value(c)`` is the dual potential term.
+    """
+    cands = [hist[-1][1] * math.exp(-e * s)]
+    if len(hist) >= 2:
+        (s1, l1), (s2, l2) = hist[-2], hist[-1]
+        step = (l2 - l1) * (s - s2) / (s2 - s1)
+        ext = [l2 + f * step for f in fractions]
+        cands = [(np.maximum(x, 0.0) if nonneg else x) * math.exp(-e * s) for x in ext] + cands
+    cands.append(current)
+    return next((c for c in cands if math.isfinite(float(np.sum(value(c))))), current)
 
 
 def solve_dual(

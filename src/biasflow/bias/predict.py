@@ -55,7 +55,7 @@ import numpy as np
 from ..data import Dataset
 from ..errors import BiasflowError
 from ..levels import LN10, parse_level
-from .interpolate import _gram, _log_scale, _shifted, interpolate
+from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
 
@@ -250,13 +250,7 @@ def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: in
         for k, s in enumerate(sigmas):
             ps = _shifted(pot, float(s))
             if hist:
-                cands = [hist[-1][1] * math.exp(-e * s)]
-                if len(hist) >= 2:
-                    (s1, l1), (s2, l2) = hist[-2], hist[-1]
-                    step = (l2 - l1) * (s - s2) / (s2 - s1)
-                    cands = [np.maximum(l2 + f * step, 0.0) * math.exp(-e * s) for f in (1.0, 0.5)] + cands
-                cands.append(lam)
-                lam = next((c for c in cands if math.isfinite(float(np.sum(ps.value(A.T @ c))))), lam)
+                lam = _warm_start(hist, float(s), e, lam, lambda c, ps=ps: ps.value(A.T @ c), nonneg=True)
             lam, it, ok = _qmu_newton(A, ps, lam, tol if k == len(sigmas) - 1 else 1e-6, max_iter)
             iters += it
             hist.append((float(s), lam * math.exp(e * s)))
