@@ -15,14 +15,13 @@ and :meth:`ReLU2.predictor` raises. Gradient flow, bias predictions and certific
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
+from .uv import check_two_layer, gaussian_two_layer_init
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -40,24 +39,15 @@ class ReLU2:
     name: str = "relu"
 
     def __post_init__(self):
-        if not (isinstance(self.d, (int, np.integer)) and self.d >= 1):
-            raise BiasflowError(f"input dimension d must be a positive integer (got {self.d!r})")
-        if not (isinstance(self.width, (int, np.integer)) and self.width >= 1):
-            raise BiasflowError(
-                f"relu width must be an integer ≥ 1 (got {self.width!r}); pass e.g. --width 256")
-        if not (math.isfinite(self.alpha) and self.alpha > 0):
-            raise BiasflowError(f"alpha must be a positive finite number (got {self.alpha!r})")
+        check_two_layer(self, example_width=256)
 
     @property
     def degree(self) -> int:
         return 2
 
     def init(self, key=None):
-        key = jax.random.PRNGKey(self.seed) if key is None else key
-        ku, kv = jax.random.split(key)
-        U = self.alpha * jax.random.normal(ku, (self.width, self.d), jnp.float64)
-        v = self.alpha * jax.random.normal(kv, (self.width,), jnp.float64)
-        return (U, v)
+        """(U, v) with i.i.d. N(0, α²) entries (as the uv model)."""
+        return gaussian_two_layer_init(self, key)
 
     def forward(self, params, X):
         """f(X) = relu(X Uᵀ) v /√N, one output per row of X."""

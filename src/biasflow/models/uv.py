@@ -67,6 +67,26 @@ class UVState(NamedTuple):
         return jnp.linalg.eigvalsh(self.ntk(X))[-1]
 
 
+def check_two_layer(model, example_width: int) -> None:
+    """Validate the (d, width, alpha) options of a two-layer model; one clear error each."""
+    if not (isinstance(model.d, (int, np.integer)) and model.d >= 1):
+        raise BiasflowError(f"input dimension d must be a positive integer (got {model.d!r})")
+    if not (isinstance(model.width, (int, np.integer)) and model.width >= 1):
+        raise BiasflowError(
+            f"{model.name} width must be an integer ≥ 1 (got {model.width!r}); pass e.g. --width {example_width}")
+    if not (math.isfinite(model.alpha) and model.alpha > 0):
+        raise BiasflowError(f"alpha must be a positive finite number (got {model.alpha!r})")
+
+
+def gaussian_two_layer_init(model, key=None):
+    """(U, v) ∈ R^{N×d} × R^N with i.i.d. N(0, α²) entries, from ``key`` or the model's seed."""
+    key = jax.random.PRNGKey(model.seed) if key is None else key
+    ku, kv = jax.random.split(key)
+    U = model.alpha * jax.random.normal(ku, (model.width, model.d), jnp.float64)
+    v = model.alpha * jax.random.normal(kv, (model.width,), jnp.float64)
+    return (U, v)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class UV:
     """Two-layer linear network f = N^{−1/2}vᵀUx (Lewkowycz et al. 2020), NTK parametrization.
@@ -85,13 +105,7 @@ class UV:
     name: str = "uv"
 
     def __post_init__(self):
-        if not (isinstance(self.d, (int, np.integer)) and self.d >= 1):
-            raise BiasflowError(f"input dimension d must be a positive integer (got {self.d!r})")
-        if not (isinstance(self.width, (int, np.integer)) and self.width >= 1):
-            raise BiasflowError(
-                f"uv width must be an integer ≥ 1 (got {self.width!r}); pass e.g. --width 1000")
-        if not (math.isfinite(self.alpha) and self.alpha > 0):
-            raise BiasflowError(f"alpha must be a positive finite number (got {self.alpha!r})")
+        check_two_layer(self, example_width=1000)
 
     @property
     def degree(self) -> int:
@@ -99,12 +113,7 @@ class UV:
 
     def init(self, key=None):
         """(U, v) with i.i.d. N(0, α²) entries."""
-        key = jax.random.PRNGKey(self.seed) if key is None else key
-        # two independent draws
-        ku, kv = jax.random.split(key)
-        U = self.alpha * jax.random.normal(ku, (self.width, self.d), jnp.float64)
-        v = self.alpha * jax.random.normal(kv, (self.width,), jnp.float64)
-        return (U, v)
+        return gaussian_two_layer_init(self, key)
 
     def predictor(self, params):
         """β = Uᵀv/√N."""

@@ -159,20 +159,11 @@ def _connect(scheduler: str, workers: int = 2):
     import logging
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    if scheduler == "local":
+    if scheduler in ("local", "local-threads"):
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-        return Client(cluster)
-    if scheduler == "local-threads":
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=False,
+            processes=scheduler == "local",
             dashboard_address=None,
             silence_logs=logging.ERROR,
         )
