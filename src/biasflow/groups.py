@@ -117,7 +117,9 @@ class FiniteGroup:
         """f(g) = |G|⁻¹ Σ_ρ d_ρ tr(ρ(g)ᴴ f̂(ρ)), returned real (the imaginary part is dropped: it is zero for
         the transform of a real signal up to rounding)."""
         if len(blocks) != len(self.irreps):
-            raise BiasflowError(f"group {self.name!r} has {len(self.irreps)} irreps but {len(blocks)} blocks were given")
+            raise BiasflowError(
+                f"group {self.name!r} has {len(self.irreps)} irreps but {len(blocks)} blocks were given"
+            )
         out = np.zeros(self.order, dtype=np.complex128)
         for B, r in zip(blocks, self.irreps, strict=True):
             B = np.asarray(B, dtype=np.complex128)
@@ -470,10 +472,10 @@ def get_group(spec: str | FiniteGroup) -> FiniteGroup:
 
     >>> get_group("C2xC3").order, get_group("product:cyclic:n=2,cyclic:n=3").order
     (6, 6)
-    >>> get_group("icosahedral")
+    >>> get_group("icosahedral")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: unknown group 'icosahedral'; use cyclic:n=N, dihedral:n=N, product:A,B (e.g. product:cyclic:n=2,dihedral:n=3), the short forms C8, D4, C2xD3, or file:PATH with its irreps
+    biasflow.errors.BiasflowError: unknown group 'icosahedral'; use cyclic:n=N, dihedral:n=N, product:A,B ...
     """
     if isinstance(spec, FiniteGroup):
         return spec
