@@ -35,6 +35,7 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from .tensor import SOLVER_COPIES, _positive_alpha, _positive_int, check_memory
