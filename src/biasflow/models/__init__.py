@@ -45,6 +45,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "tensor": make_tensor,
     "uv": make_uv,
     "relu": make_relu,
+    "batchnorm": lambda d, **o: __import__("biasflow.models.batchnorm", fromlist=["x"]).make_batchnorm(d, **o),
     "gcnn": lambda d, **o: __import__("biasflow.models.gcnn", fromlist=["make_gcnn"]).make_gcnn(d, **o),
 }
 """Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""

@@ -1,0 +1,112 @@
+"""Predicted implicit bias of batch-normalized linear models and linear CNNs (Cao, Zou, Li, Gu 2023).
+
+Gradient descent on the BN model of :mod:`biasflow.models.batchnorm` converges to the **uniform-margin**
+classifier: all normalized margins m̃_i = y_i⟨w, x_i⟩/‖w‖_Σ equal (at rate exp(−Ω(log² t)) in Cao et al.
+2023), whereas plain gradient descent goes to the max-margin classifier at rate O(1/log t). Two facts fix the
+limit of w itself, not only its direction in row(X):
+
+- the component of w in null(X) is frozen (every gradient lies in row(X) = range(Σ));
+- ‖w‖₂ is conserved by gradient flow.
+
+So under gradient flow w(t) → P_null w(0) + ‖P_row w(0)‖·X⁺y/‖X⁺y‖ (:func:`uniform_margin`), and
+predictions off the training data depend on the initialization. With P patches the bias is toward
+**patch-wise** uniform margins y_i⟨w, x_i^{(p)}⟩ all equal (:func:`patch_uniform_margin`; it needs the nP
+patch vectors to be linearly independent, so nP ≤ d/P).
+
+Diagnostics (columns of results tables): :func:`margin_spread` (max/min − 1 of the margins, 0 iff uniform),
+:func:`norm_drift` (‖w‖₂/‖w(0)‖₂ − 1) and γ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BiasflowError
+
+
+def _patch_matrix(X, y, patches: int) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    if patches < 1 or d % patches:
+        raise BiasflowError(f"--patches {patches} does not divide d = {d}; choose a divisor of {d}")
+    y = np.asarray(y, dtype=float)
+    return (y[:, None, None] * X.reshape(n, patches, d // patches)).reshape(n * patches, d // patches)
+
+
+def uniform_margin(data, w0=None, *, patches: int = 1, norm: float | None = None) -> np.ndarray:
+    """The uniform-margin limit of w: Z⁺1 scaled to the conserved norm, plus the frozen P_null w(0).
+
+    Z has rows y_i x_i^{(p)} (one per example and patch; Z⁺1 = X⁺y for P = 1). With ``w0`` the result is
+    P_null w0 + c·Z⁺1/‖Z⁺1‖ with c = (norm² − ‖P_null w0‖²)^{1/2} and ``norm`` = ‖w0‖ by default (the
+    gradient-flow limit); without ``w0`` it is Z⁺1 (the minimum-norm uniform-margin filter, margins 1).
+
+    >>> from biasflow.data import make_dataset
+    >>> ds = make_dataset(np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), np.array([1.0, -1.0]))
+    >>> [float(v) for v in uniform_margin(ds)]
+    [1.0, -0.5, 0.0]
+    >>> [round(float(v), 6) for v in uniform_margin(ds, w0=np.array([0.0, 0.0, 3.0]) + 1.0)]  # null part kept
+    [1.264911, -0.632456, 4.0]
+    """
+    Z = _patch_matrix(data.X, data.y, patches)
+    u = np.linalg.lstsq(Z, np.ones(Z.shape[0]), rcond=None)[0]
+    if np.max(np.abs(Z @ u - 1.0)) > 1e-8:
+        raise BiasflowError(
+            f"no filter has uniform margins: the {Z.shape[0]} (example, patch) vectors of length {Z.shape[1]} "
+            "are linearly dependent (uniform margins need n·P ≤ d/P and independent patches)"
+        )
+    if w0 is None:
+        return u
+    w0 = np.asarray(w0, dtype=float)
+    null = w0 - np.linalg.lstsq(Z, Z @ w0, rcond=None)[0]
+    total = float(np.linalg.norm(w0)) if norm is None else float(norm)
+    c2 = total**2 - float(null @ null)
+    if c2 <= 0:
+        raise BiasflowError("the row-space part of w has no norm left: the uniform-margin limit is undefined")
+    return null + np.sqrt(c2) * u / np.linalg.norm(u)
+
+
+def patch_uniform_margin(data, patches: int, w0=None, *, norm: float | None = None) -> np.ndarray:
+    """:func:`uniform_margin` for P patches (the patch-wise uniform-margin filter of length d/P)."""
+    return uniform_margin(data, w0, patches=patches, norm=norm)
+
+
+def margins(w, data, patches: int = 1) -> np.ndarray:
+    """Margins y_i Σ_p ⟨w, x_i^{(p)}⟩ of a filter w (P = 1: y_i⟨w, x_i⟩)."""
+    Z = _patch_matrix(data.X, data.y, patches)
+    return (Z @ np.asarray(w, dtype=float)).reshape(data.n, patches).sum(axis=1)
+
+
+def patch_margins(w, data, patches: int) -> np.ndarray:
+    """The n × P matrix of patch margins y_i⟨w, x_i^{(p)}⟩."""
+    Z = _patch_matrix(data.X, data.y, patches)
+    return (Z @ np.asarray(w, dtype=float)).reshape(data.n, patches)
+
+
+def margin_spread(m, sign: float = 1.0) -> float:
+    """max/min − 1 of the margins sign·m (0 iff all equal); +inf when the smallest is ≤ 0 (not separating).
+
+    ``sign`` = sign(γ): GD may take the (γ, w) → (−γ, −w) branch, which flips every margin of w.
+
+    >>> margin_spread([1.0, 2.0, 1.5])
+    1.0
+    """
+    m = float(np.sign(sign) or 1.0) * np.asarray(m, dtype=float)
+    lo = float(m.min())
+    return float(m.max() / lo - 1.0) if lo > 0 else float("inf")
+
+
+def norm_drift(w, w0) -> float:
+    """‖w‖₂/‖w(0)‖₂ − 1 (0 under gradient flow; O(η²) per step under GD)."""
+    return float(np.linalg.norm(np.asarray(w, float)) / np.linalg.norm(np.asarray(w0, float)) - 1.0)
+
+
+def null_drift(w, w0, data, patches: int = 1) -> float:
+    """‖P_null(w − w(0))‖/‖w(0)‖: the frozen null-space component's change (0 for GF and GD)."""
+    Z = _patch_matrix(data.X, data.y, patches)
+    dw = np.asarray(w, float) - np.asarray(w0, float)
+    null = dw - np.linalg.lstsq(Z, Z @ dw, rcond=None)[0]
+    return float(np.linalg.norm(null) / np.linalg.norm(np.asarray(w0, float)))
+
+
+__all__ = ["margin_spread", "margins", "norm_drift", "null_drift", "patch_margins", "patch_uniform_margin",
+           "uniform_margin"]
