@@ -182,7 +182,8 @@ def check_claims(res: dict, quick: bool) -> list[Claim]:
         "The Fourier block of the 2-D irrep of D4 becomes low rank along the flow: σ₂/σ₁ of β̂(ρ) decreases "
         "to ≤ 0.02 (the program's optimum has rank 1 there)",
         ", ".join(f"1e{p['log10_loss']:g}: {r:.2e}" for p, r in zip(d4["points"], ratios, strict=True))
-        + f"; optimum {opt_ratio:.1e}; ℓ2-SVM direction {_ratio(d4['svm_sigma']):.2f}", bool(ok), SOURCE + " (low rank per irrep)"))
+        + f"; optimum {opt_ratio:.1e}; ℓ2-SVM direction {_ratio(d4['svm_sigma']):.2f}",
+        bool(ok), SOURCE + " (low rank per irrep)"))
     if not quick:
         seeds = res["seeds"]
         good = [s for s in seeds if s["at25"] <= 0.03]
