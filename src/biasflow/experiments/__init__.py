@@ -56,6 +56,7 @@ EXPERIMENTS: dict[str, str] = {
     "yun2021": "biasflow.experiments.yun2021",
     "huang2020": "biasflow.experiments.huang2020",
     "lawrence2022": "biasflow.experiments.lawrence2022",
+    "cao2023": "biasflow.experiments.cao2023",
 }
 """Reproductions by name → module (each defines ``run(out, quick)``)."""
 
