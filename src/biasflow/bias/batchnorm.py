@@ -108,5 +108,36 @@ def null_drift(w, w0, data, patches: int = 1) -> float:
     return float(np.linalg.norm(null) / np.linalg.norm(np.asarray(w0, float)))
 
 
-__all__ = ["margin_spread", "margins", "norm_drift", "null_drift", "patch_margins", "patch_uniform_margin",
-           "uniform_margin"]
+
+
+COLUMNS: dict[str, tuple[str, str]] = {
+    "margin_spread": ("max_i m_i/min_i m_i − 1 of the margins sign(γ)·y_i⟨w, x_i⟩ (+inf when one is ≤ 0)",
+                      "dimensionless, ≥ 0; 0 iff all margins are equal (the uniform-margin classifier)"),
+    "patch_spread": ("the same over the n·P patch margins sign(γ)·y_i⟨w, x_i^{(p)}⟩ (BN CNN)",
+                     "dimensionless, ≥ 0; 0 iff patch-wise uniform"),
+    "w_norm_drift": ("‖w‖₂/‖w(0)‖₂ − 1 of the BN filter", "dimensionless; 0 under gradient flow"),
+    "bn_gamma": ("the BN scale γ", "dimensionless; grows like log t"),
+}
+"""Column name → (definition, unit) of the batch-normalization columns (Cao et al. 2023)."""
+
+
+def bn_columns(params, params0, data, patches: int = 1) -> dict:
+    """The :data:`COLUMNS` for BN parameters (w, γ, …) against the initial ones."""
+    w, g = np.asarray(params[0], float), float(np.asarray(params[1]))
+    sign = 1.0 if g >= 0 else -1.0
+    return {"margin_spread": margin_spread(margins(w, data, patches), sign),
+            "patch_spread": margin_spread(patch_margins(w, data, patches).ravel(), sign),
+            "w_norm_drift": norm_drift(w, params0[0]), "bn_gamma": g}
+
+
+__all__ = [
+    "COLUMNS",
+    "bn_columns",
+    "margin_spread",
+    "margins",
+    "norm_drift",
+    "null_drift",
+    "patch_margins",
+    "patch_uniform_margin",
+    "uniform_margin",
+]

@@ -229,5 +229,51 @@ def group_kkt(beta, data: Dataset, group, depth: int, *, tol_margin: float = 1e-
             "multipliers": lam.tolist()}
 
 
-__all__ = ["GroupMarginResult", "dual_scale", "group_kkt", "group_max_margin", "normalize", "regularizer_gap",
-           "svm_regularizer_gap"]
+
+
+COLUMNS: dict[str, tuple[str, str]] = {
+    "gap_group": ("R_L(β̃)/R_L* − 1, R_L = Σ_ρ d_ρ‖β̂(ρ)‖_{S_{2/L}}^{2/L}, β̃ = β/γ; R_L* the L = 2 optimum "
+                  "(nuclear-norm program, Clarabel, certified); NaN for L ≥ 3 (non-convex)",
+                  "dimensionless, ≥ 0; 0 at the group max-margin"),
+    "gap_group_svm": ("the same gap for the ℓ2-SVM direction (what a fully connected net converges to)",
+                      "dimensionless, ≥ 0"),
+    "kkt_group": ("stationarity residual of min R_L s.t. margins ≥ 1 on the fixed-rank tangent spaces of the "
+                  "Fourier blocks (NNLS over the active set; relative thresholds 1e-2)",
+                  "dimensionless in [0, 1]; 0 at a first-order stationary point"),
+    "block_rank": ("Σ_ρ rank β̂(ρ) (singular values above 1e-3 of the largest)", "count"),
+}
+"""Column name → (definition, unit) of the G-CNN columns (Lawrence et al. 2022)."""
+
+
+def group_columns(beta, data: Dataset, group, depth: int, optimum: float | None = None,
+                  svm_gap: float | None = None) -> dict:
+    """The :data:`COLUMNS` for one predictor β (``optimum``: R_2*, solved when None and L = 2)."""
+    from ..groups import singular_values
+
+    G = _group(group)
+    A = _classification(data, G)
+    bt, _ = normalize(beta, A)
+    L = int(depth)
+    if optimum is None:
+        optimum = group_max_margin(data, G).dual
+    out = {"gap_group": regularizer_gap(bt, data, G, L, optimum) if L == 2 else math.nan,
+           "gap_group_svm": (svm_regularizer_gap(data, G, 2, optimum) if svm_gap is None else svm_gap)
+           if L == 2 else math.nan,
+           "kkt_group": group_kkt(bt, data, G, L, tol_margin=1e-2, tol_support=1e-2)["residual"]}
+    sv = singular_values(G, bt)
+    smax = max(float(s.max()) for s in sv)
+    out["block_rank"] = int(sum(int(np.sum(s > 1e-3 * smax)) for s in sv))
+    return out
+
+
+__all__ = [
+    "COLUMNS",
+    "GroupMarginResult",
+    "dual_scale",
+    "group_columns",
+    "group_kkt",
+    "group_max_margin",
+    "normalize",
+    "regularizer_gap",
+    "svm_regularizer_gap",
+]
