@@ -130,6 +130,38 @@ def bn_columns(params, params0, data, patches: int = 1) -> dict:
             "w_norm_drift": norm_drift(w, params0[0]), "bn_gamma": g}
 
 
+
+def predict_uniform(model, data):
+    """The predicted bias of a batch-normalized model (capability ``uniform_margin_patches``), as a
+    :class:`~biasflow.bias.prediction.Prediction` of kind ``uniform``: the gradient-flow limit
+    w∞ = P_null w(0) + ‖P_row w(0)‖·Z⁺1/‖Z⁺1‖ of :func:`uniform_margin` from the model's initialization
+    (``jax.random.PRNGKey(model.seed)``, as :func:`~biasflow.dynamics.flow.flow` with that seed), as the
+    effective predictor β̃ = (w∞, …, w∞) scaled to minimum margin 1."""
+    import time
+
+    import jax
+
+    from .prediction import Prediction
+
+    t0 = time.perf_counter()
+    P = int(model.uniform_margin_patches)
+    w0 = np.asarray(model.init(jax.random.PRNGKey(int(getattr(model, "seed", 0))))[0], float)
+    w = uniform_margin(data, w0, patches=P)
+    beta = np.tile(w, P)
+    m = data.A @ beta
+    beta = beta / float(m.min())
+    spread = margin_spread(data.A @ beta)
+    return Prediction(kind="uniform", task="classification", predictor=beta, status="ok",
+                      message=(f"{'patch-wise ' if P > 1 else ''}uniform-margin classifier with the frozen "
+                               f"null-space part of w(0) (margin spread {spread:.1e})"),
+                      certificate={"margin_spread": spread, "patches": P,
+                                   "null_norm": float(np.linalg.norm(w - np.linalg.lstsq(
+                                       _patch_matrix(data.X, data.y, P),
+                                       _patch_matrix(data.X, data.y, P) @ w, rcond=None)[0]))},
+                      depth=int(getattr(model, "degree", 1)), model=model.config(), data=data,
+                      seconds=time.perf_counter() - t0)
+
+
 __all__ = [
     "COLUMNS",
     "bn_columns",
@@ -139,5 +171,6 @@ __all__ = [
     "null_drift",
     "patch_margins",
     "patch_uniform_margin",
+    "predict_uniform",
     "uniform_margin",
 ]

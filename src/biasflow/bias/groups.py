@@ -266,6 +266,34 @@ def group_columns(beta, data: Dataset, group, depth: int, optimum: float | None 
     return out
 
 
+
+def predict_group(model, data: Dataset):
+    """The predicted bias of a linear G-CNN (a model with the capability ``finite_group``), as a
+    :class:`~biasflow.bias.prediction.Prediction` of kind ``group``: the d_ρ-weighted nuclear-norm
+    max-margin β̃ (minimum margin 1). It is the limit for L = 2; for L ≥ 3 the limit is only a stationary
+    point of the non-convex Schatten-2/L problem (measure it with ``kkt_group``) and β̃ is its convex
+    (L = 2) reference."""
+    import time
+
+    from .prediction import Prediction
+
+    t0 = time.perf_counter()
+    G = model.finite_group
+    L = int(model.degree)
+    r = group_max_margin(data, G)
+    svm = svm_regularizer_gap(data, G, 2, r.dual)
+    msg = (f"d_ρ-weighted nuclear-norm max-margin over {G.name} (Clarabel; relative duality gap "
+           f"{r.gap:.1e})")
+    if L != 2:
+        msg += (f"; for L = {L} the flow reaches a stationary point of the non-convex Schatten-2/{L} problem "
+                "(see kkt_group): this is the convex L = 2 reference")
+    return Prediction(kind="group", task="classification", predictor=r.beta, status=r.status, message=msg,
+                      certificate={"objective": r.objective, "dual": r.dual, "relative_gap": r.gap,
+                                   "svm_gap": svm, "group": G.name, "dims": list(G.dims)},
+                      dual=r.lam, depth=L, model=model.config(), data=data,
+                      seconds=time.perf_counter() - t0)
+
+
 __all__ = [
     "COLUMNS",
     "GroupMarginResult",
@@ -274,6 +302,7 @@ __all__ = [
     "group_kkt",
     "group_max_margin",
     "normalize",
+    "predict_group",
     "regularizer_gap",
     "svm_regularizer_gap",
 ]

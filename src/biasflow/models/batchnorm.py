@@ -99,6 +99,12 @@ class _BatchNormBase:
         return new
 
     @property
+    def uniform_margin_patches(self) -> int:
+        """Capability: the implicit bias is the (patch-wise, P > 1) uniform-margin classifier (Cao et al.
+        2023), with this many patches."""
+        return int(self.patches)
+
+    @property
     def bound(self) -> bool:
         return self._stats is not None
 
