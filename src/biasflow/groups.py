@@ -157,15 +157,16 @@ class FiniteGroup:
                 raise BiasflowError(f"group {self.name!r}: the multiplication table is not a Latin square")
         if not np.array_equal(mul[0], np.arange(N)):
             raise BiasflowError(f"group {self.name!r}: element 0 must be the identity")
-        # associativity (ab)c = a(bc), on all triples for N ≤ 256, else on a fixed random sample of a
+        # associativity (ab)c = a(bc) and the homomorphism property: for all a when N ≤ 256, else for a fixed
+        # random sample of 256 elements a
         a = np.arange(N) if N <= 256 else np.random.default_rng(0).choice(N, 256, replace=False)
         if not np.array_equal(mul[mul[a]], mul[a[:, None, None], mul[None, :, :]]):
             raise BiasflowError(f"group {self.name!r}: the multiplication table is not associative")
         hom = unit = 0.0
         for r in self.irreps:
             d = r.shape[1]
-            prod = np.einsum("aij,bjk->abik", r, r)
-            hom = max(hom, float(np.abs(prod - r[mul]).max()))
+            for g in a:   # ρ(g)ρ(h) = ρ(gh) for every h (and every g of the sample)
+                hom = max(hom, float(np.abs(np.einsum("ij,hjk->hik", r[g], r) - r[mul[g]]).max()))
             unit = max(unit, float(np.abs(np.einsum("gji,gjk->gik", r.conj(), r) - np.eye(d)).max()))
         chars = np.stack([np.trace(r, axis1=1, axis2=2) for r in self.irreps])
         gram = chars.conj() @ chars.T / N
