@@ -482,6 +482,8 @@ def get_group(spec: str | FiniteGroup) -> FiniteGroup:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise BiasflowError(f"a group name must be a non-empty string (got {spec!r})")
+    if spec.strip().startswith("file:"):       # read every time: the file may change
+        return load_group(spec.strip()[5:])
     return _get_group(spec.strip())
 
 
