@@ -71,7 +71,7 @@ class GCNN:
                 f"the group {G.name!r} has order {G.order} but the signals have length d = {d}; "
                 f"give data with {G.order} columns or a group of order {d}"
             )
-        object.__setattr__(self, "group", G.name)
+        object.__setattr__(self, "group", spec)     # the spec (file:PATH stays a path), for config()
         object.__setattr__(self, "_G", G)
         object.__setattr__(self, "_T", jnp.asarray(G.conv_index()))
         check_memory(self.memory_bytes(0), f"a G-CNN over {G.name} (order {d})", "use a smaller group")
