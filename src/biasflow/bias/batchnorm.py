@@ -162,11 +162,59 @@ def predict_uniform(model, data):
                       seconds=time.perf_counter() - t0)
 
 
+
+# ------------------------------------------------------------------ per-checkpoint metrics (biasflow.metrics)
+def _limit_uniform(p):
+    from ..metrics import Undefined
+
+    lim = p.limit
+    if lim is None or getattr(lim, "kind", None) != "uniform":
+        raise Undefined("needs the uniform-margin prediction of a batch-normalized model")
+    return int(lim.certificate.get("patches", 1))
+
+
+def metric_margin_spread(p) -> float:
+    """max/min − 1 of the margins of β (β = γ(w, …, w)/‖w‖_Σ carries the sign of γ)."""
+    _limit_uniform(p)
+    return margin_spread(p.margins)
+
+
+def metric_patch_spread(p) -> float:
+    """max/min − 1 of the n·P patch margins of the first block of β (γw/‖w‖_Σ)."""
+    P = _limit_uniform(p)
+    b = np.asarray(p.beta, float)[: p.data.d // P]
+    return margin_spread(patch_margins(b, p.data, P).ravel())
+
+
+def metric_bn_gamma(p) -> float:
+    """|γ| = ‖γw/‖w‖_Σ‖_Σ, recovered from β and the training patches."""
+    P = _limit_uniform(p)
+    k = p.data.d // P
+    b = np.asarray(p.beta, float)[:k]
+    Xp = np.asarray(p.data.X, float).reshape(p.data.n * P, k)
+    return float(np.sqrt(np.mean((Xp @ b) ** 2)))
+
+
+def metric_w_norm(p) -> float:
+    """‖w‖₂ of the BN filter (constant along gradient flow)."""
+    from ..metrics import Undefined
+
+    _limit_uniform(p)
+    params = getattr(p, "params", None)
+    if params is None:
+        raise Undefined("the record carries no parameters")
+    return float(np.linalg.norm(np.asarray(params[0], float)))
+
+
 __all__ = [
     "COLUMNS",
     "bn_columns",
     "margin_spread",
     "margins",
+    "metric_bn_gamma",
+    "metric_margin_spread",
+    "metric_patch_spread",
+    "metric_w_norm",
     "norm_drift",
     "null_drift",
     "patch_margins",

@@ -294,6 +294,57 @@ def predict_group(model, data: Dataset):
                       seconds=time.perf_counter() - t0)
 
 
+
+# ------------------------------------------------------------------ per-checkpoint metrics (biasflow.metrics)
+def _limit_group(p):
+    from ..metrics import Undefined
+
+    lim = p.limit
+    if lim is None or getattr(lim, "kind", None) != "group":
+        raise Undefined("needs the group prediction of a G-CNN (biasflow predict --model gcnn)")
+    return lim
+
+
+def metric_gap_group(p) -> float:
+    """R_L(β̃)/R_L* − 1 at a checkpoint (L = 2; for L ≥ 3 there is no certified optimum)."""
+    from ..metrics import Undefined
+
+    lim = _limit_group(p)
+    if p.depth != 2:
+        raise Undefined(f"L = {p.depth}: the Schatten-2/{p.depth} problem is non-convex (see kkt_group)")
+    p.separating()
+    return regularizer_gap(p.beta, p.data, lim.certificate["group"], 2, float(lim.certificate["dual"]))
+
+
+def metric_gap_group_svm(p) -> float:
+    """The ℓ2-SVM direction's R_2 gap (the same for every checkpoint of a run)."""
+    from ..metrics import Undefined
+
+    lim = _limit_group(p)
+    if p.depth != 2:
+        raise Undefined(f"L = {p.depth}: no certified optimum to compare with")
+    return float(lim.certificate["svm_gap"])
+
+
+def metric_kkt_group(p) -> float:
+    _limit_group(p)
+    p.separating()
+    return group_kkt(p.beta, p.data, p.limit.certificate["group"], p.depth, tol_margin=1e-2,
+                     tol_support=1e-2)["residual"]
+
+
+def metric_block_rank(p) -> int:
+    from ..groups import singular_values
+    from ..metrics import Undefined
+
+    lim = _limit_group(p)
+    sv = singular_values(_group(lim.certificate["group"]), np.asarray(p.beta, float))
+    smax = max(float(s.max()) for s in sv)
+    if not smax > 0:
+        raise Undefined("β = 0")
+    return int(sum(int(np.sum(s > 1e-3 * smax)) for s in sv))
+
+
 __all__ = [
     "COLUMNS",
     "GroupMarginResult",
@@ -301,6 +352,10 @@ __all__ = [
     "group_columns",
     "group_kkt",
     "group_max_margin",
+    "metric_block_rank",
+    "metric_gap_group",
+    "metric_gap_group_svm",
+    "metric_kkt_group",
     "normalize",
     "predict_group",
     "regularizer_gap",
