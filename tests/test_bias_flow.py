@@ -12,6 +12,7 @@ from biasflow.bias.potentials import potential_of
 from biasflow.bias.predict import predict, predict_at_loss
 from biasflow.data import builtin, gaussian
 from biasflow.dynamics.flow import flow
+from biasflow.levels import Level
 from biasflow.models import Diagonal
 
 SPARSE = builtin("sparse")
@@ -58,7 +59,7 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
         psi = pot.scaled(1.0 / gam)
         bt = c.predictor / gam
         np.testing.assert_allclose(psi.beta(SPARSE.A.T @ nu), bt, rtol=1e-9, atol=1e-12 * np.abs(bt).max())
-        p = predict_at_loss(m, SPARSE, c.log10_loss)
+        p = predict_at_loss(m, SPARSE, Level.from_log10(c.log10_loss))
         primal_pred, primal_flow = psi.Q(p.predictor), psi.Q(bt)
         dual_flow = float(nu.sum() - np.sum(psi.value(SPARSE.A.T @ nu)))
         assert dual_flow <= primal_pred * (1 + 1e-9) + 1e-12
@@ -69,7 +70,7 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
 def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
     m = Diagonal(d=30, depth=2, alpha=1.0)
     rows = compare_path(d2_flows[1.0], m, SPARSE)
-    p = predict_at_loss(m, SPARSE, -100.0)
+    p = predict_at_loss(m, SPARSE, "1e-100")
     for c in d2_flows[1.0].checkpoints:
         r2 = compare(
             type(d2_flows[1.0])(

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biasflow.bias.compare import COLUMNS, compare, compare_predictor
+from biasflow.levels import Level
 from biasflow.bias.finite_step import even_gains, mirror_identity_residual
 from biasflow.bias.margins import max_margin, normalized_margin
 from biasflow.bias.predict import predict, q_mu_margin
@@ -175,7 +176,7 @@ def test_qmu_certificates_on_random_data(n, d, depth, log_alpha, loss_exp, seed)
     y = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
     ds = make_dataset(X, y)
     lv = -max(10**loss_exp, math.log10(n) + 1.0)
-    p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=lv)
+    p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=Level.from_log10(lv))
     c = p.certificate
     assert p.status == "ok", p.message
     assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-9

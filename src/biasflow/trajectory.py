@@ -1,6 +1,6 @@
 """Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
 
-Every result carries a ``status`` (:data:`biasflow.errors.STATUSES`) and a human ``message``; never a
+Every result carries a ``status`` (a :class:`biasflow.errors.Status`) and a human ``message``; never a
 silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
 """
 
@@ -10,6 +10,8 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+
+from .errors import Status
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -52,7 +54,7 @@ class Trajectory:
         stats: solver statistics (steps, function evaluations, seconds).
     """
 
-    status: str
+    status: Status
     checkpoints: list[Checkpoint]
     message: str = ""
     method: str = ""
@@ -60,6 +62,9 @@ class Trajectory:
     model: dict = dataclasses.field(default_factory=dict)
     floor_log10: float | None = None
     stats: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
 
     @property
     def final(self) -> Checkpoint | None:
@@ -71,7 +76,7 @@ class Trajectory:
 
     def to_json(self) -> dict:
         out = {
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "method": self.method,
             "loss": self.loss,
@@ -98,7 +103,7 @@ class DescentResult:
         history: further per-step histories (e.g. ``lr``, ``ntk``, margins).
     """
 
-    status: str
+    status: Status
     steps: int
     loss: np.ndarray
     params: Any
@@ -107,9 +112,12 @@ class DescentResult:
     message: str = ""
     history: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
+
     def to_json(self) -> dict:
         return {
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "steps": int(self.steps),
             "loss": np.asarray(self.loss, dtype=float).tolist(),

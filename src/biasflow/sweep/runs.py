@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import BiasflowError
+from ..levels import Level
 from .config import RunConfig, SweepConfig, _axes, _fail, _pydantic_message
 
 
@@ -211,7 +212,10 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
     trajs = None
     first = built[0]
     ds, loss = first[1], first[4]
-    kw = {"until": first[0]["until_log10"], "checkpoints": first[0]["levels_log10"]}
+    kw = {
+        "until": Level.from_log10(first[0]["until_log10"]),
+        "checkpoints": [Level.from_log10(v) for v in first[0]["levels_log10"]],
+    }
     if len(built) > 1 and hasattr(flowmod, "flow_many"):
         try:
             trajs = flowmod.flow_many(
