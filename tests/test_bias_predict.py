@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biasflow.bias.compare import COLUMNS, compare, compare_predictor
-from biasflow.levels import Level
 from biasflow.bias.finite_step import even_gains, mirror_identity_residual
 from biasflow.bias.margins import max_margin, normalized_margin
 from biasflow.bias.predict import predict, q_mu_margin
 from biasflow.data import gaussian, make_dataset
 from biasflow.errors import BiasflowError
+from biasflow.levels import Level
 from biasflow.models import Diagonal, UntiedDiagonal
 from biasflow.trajectory import Checkpoint, Trajectory
 

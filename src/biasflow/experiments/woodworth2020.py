@@ -94,7 +94,7 @@ def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]
                 "biasflow_version": __version__,
                 "predictor": beta.tolist(),
             }
-            row.update(checkpoint_metrics(ds, beta, refs, degree=D, teacher=teacher))
+            row.update(checkpoint_metrics(ds, beta, degree=D, teacher=teacher))
             runs[run_id({"interpolant": True, "alpha": float(a), "depth": D, "data": DATA})] = [row]
     return runs
 
