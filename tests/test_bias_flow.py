@@ -80,10 +80,10 @@ def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
         )[0]  # no ν: recovered from β
         r1 = compare(type(d2_flows[1.0])(status="ok", checkpoints=[c]), p)[0]
         assert r1["rho_nsv"] == pytest.approx(r2["rho_nsv"], abs=1e-6)
-    dist = [r["dist_pred"] for r in rows]
+    dist = [r["dist_qmu"] for r in rows]
     assert dist[0] > dist[1] > dist[2]  # the Q_μ description improves with accuracy
     assert dist[2] < 0.05
-    assert all(0 <= r["rho_nsv_pred"] <= r["rho_nsv"] + 1e-12 for r in rows)
+    assert all(0 <= r["rho_nsv_qmu"] <= r["rho_nsv"] + 1e-12 for r in rows)
 
 
 def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
@@ -95,4 +95,4 @@ def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
     assert row["rho_nsv"] >= 0.3
     svm = max_margin(SPARSE, "l2").predictor
     assert row["support_size"] < np.sum(np.abs(svm) > 1e-3 * np.abs(svm).max())
-    assert row["dist_pred"] > 0.1
+    assert row["dist_qmu"] > 0.1

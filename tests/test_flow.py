@@ -306,7 +306,10 @@ def test_flow_many_equals_single_runs():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"until": "abc"}, "cannot read loss level"),
-    ({"until": 5.0}, "ambiguous"),
+    ({"until": 5.0}, "not below the initial loss"),  # a float is a loss VALUE: 5 > ℒ(0) = 1
+    ({"until": -5.0}, "must be positive"),
+    ({"until": 1e-400}, "underflow"),
+    ({"until": 0}, "never reached"),
     ({"until": "1e-10", "method": "fancy"}, "unknown method"),
     ({"until": "1e-10", "max_steps": 0}, "max_steps"),
     ({"until": "1e-10", "bogus": 1}, "unknown flow option"),

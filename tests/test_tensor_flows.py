@@ -12,10 +12,11 @@ from biasflow.bias.transformed import fourier_l1, fourier_l1_max_margin
 from biasflow.data import gaussian
 from biasflow.dynamics.balance import invariant_drift, monitor
 from biasflow.dynamics.flow import flow
+from biasflow.levels import Level
 from biasflow.models import Conv, Dense, Diagonal, TensorNetwork
 
 DS = gaussian(n=6, d=8, k=1, seed=0)
-LEVELS = [-5.0, -20.0, -100.0]
+LEVELS = [Level.from_log10(v) for v in (-5.0, -20.0, -100.0)]
 
 
 def _decreasing(v):

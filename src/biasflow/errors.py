@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """The outcome of a run, a solve or a prediction.
 
     >>> Status.OK == "ok", Status("max_steps").message
@@ -28,9 +28,6 @@ class Status(str, enum.Enum):
     INVALID_INPUT = "invalid_input"
     INACCURATE = "inaccurate"
     FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def message(self) -> str:

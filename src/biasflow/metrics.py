@@ -28,13 +28,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .data import fingerprint
 from .errors import BiasflowError
 
 
@@ -90,23 +90,6 @@ def describe(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- data identity
-def fingerprint(data) -> dict:
-    """Identity of a data set: sha256 over X's and y's bytes (C order) with their shape and dtype.
-
-    >>> from biasflow.data import gaussian
-    >>> a, b = gaussian(n=5, d=3, seed=0), gaussian(n=5, d=3, seed=1)
-    >>> fingerprint(a) == fingerprint(a), fingerprint(a)["sha256"] == fingerprint(b)["sha256"]
-    (True, False)
-    """
-    X = np.ascontiguousarray(np.asarray(data.X))
-    y = np.ascontiguousarray(np.asarray(data.y))
-    h = hashlib.sha256()
-    for arr in (X, y):
-        h.update(f"{arr.shape}|{arr.dtype.str}|".encode())
-        h.update(arr.tobytes())
-    return {"sha256": h.hexdigest(), "shape": [int(s) for s in X.shape], "dtype": X.dtype.str, "task": data.task}
-
-
 # ------------------------------------------------------------------------------- references (cached)
 _DATA: dict[str, Any] = {}
 
@@ -222,7 +205,7 @@ def evaluate(point: Point, names) -> tuple[dict, dict]:
             v, reasons[name] = None, str(e)
         except (BiasflowError, ArithmeticError, np.linalg.LinAlgError, ValueError) as e:
             v, reasons[name] = None, f"{type(e).__name__}: {e}"
-        if isinstance(v, float) and not math.isfinite(v):
+        if isinstance(v, float) and (math.isnan(v) or v == math.inf):
             reasons[name] = f"not finite ({v})"
             v = None
         out[name] = v

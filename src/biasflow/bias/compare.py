@@ -290,6 +290,29 @@ def compare_path(
                    teacher=teacher, support_tol=support_tol, active_tol=active_tol)
 
 
+def measure_model(result, model, data: Dataset, *, limit: bool = False, teacher=None) -> list[dict]:
+    """:func:`measure` for a run of ``model`` (a trajectory or a descent result): its degree, config and
+    dual potential (when it has one) are taken from the model; ``limit=True`` adds the limit columns."""
+    from .potentials import potential_of
+
+    pred = None
+    if limit:
+        from .predict import predict
+
+        try:
+            pred = predict(model, data)
+        except BiasflowError as e:
+            pred = str(e)
+    pot = pred.potential if pred is not None and not isinstance(pred, str) else None
+    if pot is None:
+        try:
+            pot = potential_of(model)
+        except BiasflowError:
+            pot = None
+    return measure(result, data, limit=pred, depth=max(1, int(getattr(model, "degree", 2))),
+                   model=model.config() if hasattr(model, "config") else {}, potential=pot, teacher=teacher)
+
+
 def is_null(v) -> bool:
     """Whether a metric value is missing (None or NaN)."""
     return v is None or (isinstance(v, float) and math.isnan(v))

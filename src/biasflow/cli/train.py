@@ -84,5 +84,11 @@ def descent(
         if r["sharpness"]:
             print(f"sharpness {r['sharpness'][0]:.6g} → {r['sharpness'][-1]:.6g}  (2/η = {2 / lr:.6g})")
 
-    emit(res.to_json(), as_json, human)
+    from ..bias.compare import measure_model
+    from ..data import fingerprint
+
+    out = res.to_json() | {"data": fingerprint(ds)}
+    if res.checkpoints:  # recorded predictors, measured through the metrics registry
+        out["records"] = measure_model(res, net, ds)
+    emit(out, as_json, human)
     return 0 if res.status == "ok" else 3

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..data import Dataset
+from ..data import Dataset, fingerprint
 from ..errors import BiasflowError
 from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
@@ -200,7 +200,7 @@ def flow(
 
         res, system = primal_flow(model, data, lossobj, levels, seed=seed, **kw)
     return _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg or limit_msg,
-                       "exact" if use_exact else "autodiff")
+                       "exact" if use_exact else "autodiff", data)
 
 
 def flow_many(
@@ -269,11 +269,11 @@ def flow_many(
                              atol=rtol * 1e-2 if atol is None else atol, method=solver,
                              method_tau=options.get("solver_tau"), max_steps=max_steps, callback=callback,
                              stacked=stacked)
-    return [_trajectory(r, sy, m, lossobj, levels, floor_log10, floor_msg, "exact")
+    return [_trajectory(r, sy, m, lossobj, levels, floor_log10, floor_msg, "exact", data)
             for r, sy, m in zip(results, systems, models, strict=True)]
 
 
-def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method) -> Trajectory:
+def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method, data) -> Trajectory:
     cps = []
     for lv, x, lt, clk in zip(res.levels, res.states, res.log10_times, res.clocks, strict=True):
         extra = {"s": clk["s"]}
@@ -302,7 +302,8 @@ def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, met
     stats = dict(res.stats)
     return Trajectory(status=status, checkpoints=cps, message=message, method=method, loss=lossobj.name,
                       model=model.config() if hasattr(model, "config") else {},
-                      floor_log10=floor_log10 if status == "target_unreachable" else None, stats=stats)
+                      floor_log10=floor_log10 if status == "target_unreachable" else None, stats=stats,
+                      data=fingerprint(data))
 
 
 __all__ = ["METHODS", "flow", "flow_many", "LN10"]
