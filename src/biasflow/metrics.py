@@ -78,7 +78,9 @@ def describe(name: str) -> str:
     """The registry text of column ``name``: definition, unit, source."""
     m = METRICS.get(name)
     if m is None and name in RENAMED:
-        raise BiasflowError(f"column {name!r} is now called {RENAMED[name]!r}: {describe(RENAMED[name])}")
+        raise BiasflowError(
+            f"column {name!r} is now called {RENAMED[name]!r}; see biasflow results --describe {RENAMED[name]}"
+        )
     if m is None:
         close = difflib.get_close_matches(name, list(METRICS), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""
@@ -315,6 +317,10 @@ def _rho_nsv_against(which):
 
 
 def _norm_p(beta, p: float) -> float:
+    if p == 1.0:
+        return float(np.abs(beta).sum())
+    if p == 2.0:
+        return float(np.linalg.norm(beta))
     a = np.abs(np.asarray(beta, float))
     m = float(a.max()) if a.size else 0.0
     return float(np.sum((a / m) ** p) ** (1.0 / p) * m) if m > 0 else 0.0

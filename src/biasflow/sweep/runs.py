@@ -398,7 +398,9 @@ def references(ds) -> dict:
     return out
 
 
-def checkpoint_metrics(ds, beta: np.ndarray, *, degree: int = 2, teacher=None, model: dict | None = None) -> dict:
+def checkpoint_metrics(
+    ds, beta: np.ndarray, *, degree: int = 2, teacher=None, model: dict | None = None, potential=None
+) -> dict:
     """The prediction-free metrics of one predictor β (the registry's definitions), with ``reasons``.
 
     >>> from biasflow.data import gaussian
@@ -411,6 +413,7 @@ def checkpoint_metrics(ds, beta: np.ndarray, *, degree: int = 2, teacher=None, m
     from ..bias.compare import BASE_COLUMNS
     from ..metrics import Point, evaluate
 
-    p = Point(beta=np.asarray(beta, float), data=ds, depth=int(degree), model=model or {}, teacher=teacher)
+    p = Point(beta=np.asarray(beta, float), data=ds, depth=int(degree), model=model or {}, teacher=teacher,
+              potential=potential)
     values, reasons = evaluate(p, BASE_COLUMNS)
     return values | {"reasons": json.dumps(reasons, sort_keys=True, ensure_ascii=False)}
