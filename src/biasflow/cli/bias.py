@@ -295,6 +295,7 @@ def predict(
                     "kkt_l2D",
                     "rho_nsv",
                     "dist_pred",
+                    "dist_qmu",
                     "residual",
                     "l1_ratio",
                     "dist_l2",
