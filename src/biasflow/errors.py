@@ -29,6 +29,9 @@ class Status(enum.StrEnum):
     INACCURATE = "inaccurate"
     FAILED = "failed"
 
+    def __repr__(self) -> str:  # prints like the plain string it equals (lists of statuses stay readable)
+        return repr(self.value)
+
     @property
     def message(self) -> str:
         """One line saying what the status means."""
