@@ -242,7 +242,7 @@ def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: in
             return pot.beta(A.T @ lam), lam, ok, iters
     if ls < math.log(0.3):
         sig0 = -ls
-        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / math.log(10.0))) + 1))
+        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / LN10)) + 1))
         # extrapolate λ·α^{D−2} for depth ≥ 3 (smooth in σ), λ itself for exp potentials
         e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
         hist: list = []
