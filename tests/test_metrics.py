@@ -192,9 +192,16 @@ def test_every_column_is_registered(one_run, cli):
     path = set(compare_path(tr, Diagonal(d=30, alpha=0.5), SPARSE)[0])
     desc = bf.descent(Diagonal(d=30, alpha=0.5), SPARSE, "exp", lr=0.1, steps=20, sharpness_every=10)
     recs = measure_model(desc, Diagonal(d=30, alpha=0.5), SPARSE, limit=True)
+    from biasflow.plots import LABELS
     from biasflow.report import _METRICS
 
-    missing = (cols | printed | path | set(recs[0]) | set(_METRICS)) - set(METRICS)
+    code, out, err = cli("descent", "--data", "sparse", "--alpha", "0.5", "--lr", "0.1", "--steps", "20",
+                         "--sharpness-every", "10", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["data"]["sha256"] == fingerprint(SPARSE)["sha256"] and [r["step"] for r in d["records"]] == [0, 10, 20]
+    printed |= set(d["records"][0])
+    missing = (cols | printed | path | set(recs[0]) | set(_METRICS) | set(LABELS)) - set(METRICS)
     assert not missing, f"columns without a registry entry: {sorted(missing)}"
 
 
