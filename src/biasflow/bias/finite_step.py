@@ -96,11 +96,11 @@ def predict_descent(
     identity residual along the run, the distance to GD's own end point, and the distance to gradient
     flow's interpolant (the O(η) effect of the step size).
     """
-    from ..models.diagonal import UntiedDiagonal
     from .interpolate import interpolate
     from .predict import Prediction
 
-    if not (isinstance(model, UntiedDiagonal) and model.branches == 1 and model.v0 == 0.0 and model.u0 > 0):
+    alpha = getattr(model, "even_alpha", None)
+    if alpha is None:
         raise BiasflowError(
             "the finite-step prediction (--lr) covers Even et al.'s one-branch model u⊙v with u(0) = √2α, "
             "v(0) = 0; use --model diagonal-uv"
@@ -124,7 +124,6 @@ def predict_descent(
         seed=seed,
         effective_init=True,
     )
-    alpha = model.u0 / math.sqrt(2.0)
     h = res.history
     if res.status != "ok" or "gain" not in h:
         return Prediction(

@@ -55,6 +55,7 @@ import numpy as np
 from ..data import Dataset
 from ..errors import BiasflowError
 from ..levels import LN10, parse_level
+from ..models.base import has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
@@ -316,7 +317,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
     cert = _certificate(data.A, beta, lam)
     cert["iterations"] = iters
     alpha = getattr(model, "alpha", None)
-    D = int(getattr(model, "degree", 2))
+    D = int(model.degree)
     mu = (float(alpha) ** D / gamma) if alpha is not None and alpha**D > 0 else None
     status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] <= 1e-9 else "max_steps"
     msg = (
@@ -462,7 +463,7 @@ def predict(
                 status="ok",
                 message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
                 certificate=_jsonable_cert(tp),
-                depth=int(getattr(model, "degree", 2)),
+                depth=int(model.degree),
                 model=model.config() if hasattr(model, "config") else {},
                 data=data,
                 seconds=time.perf_counter() - t0,
@@ -530,7 +531,7 @@ def predict(
             status="ok",
             message=getattr(tp, "message", ""),
             certificate=_jsonable_cert(tp),
-            depth=int(getattr(model, "degree", 2)),
+            depth=int(model.degree),
             model=model.config() if hasattr(model, "config") else {},
             data=data,
             seconds=time.perf_counter() - t0,
@@ -553,9 +554,8 @@ def predict(
 
 
 def _is_diagonal(model) -> bool:
-    from ..models.diagonal import Diagonal, UntiedDiagonal
-
-    return isinstance(model, (Diagonal, UntiedDiagonal))
+    """True for mirror-flow models (they provide an exact dual potential: the diagonal networks)."""
+    return has_dual(model)
 
 
 def _jsonable_cert(tp) -> dict:

@@ -222,6 +222,6 @@ def predict(
 
 
 def _diagonal(net) -> bool:
-    from ..models.diagonal import Diagonal, UntiedDiagonal
+    from ..models.base import has_dual
 
-    return isinstance(net, (Diagonal, UntiedDiagonal))
+    return has_dual(net)

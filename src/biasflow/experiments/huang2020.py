@@ -260,10 +260,7 @@ def part_c(quick: bool):
             res = descent_many(model, tr, "logistic", lrs=etas, steps=steps, sharpness_every=steps, params0=p0)
             Xte, yte = jnp.asarray(te.X), te.y
             for u, eta, r in zip(units, etas, res, strict=True):
-                if hasattr(model, "forward"):
-                    f = np.asarray(model.forward(r.params, Xte))
-                else:
-                    f = np.asarray(Xte @ model.predictor(r.params))
+                f = np.asarray(model.apply(r.params, Xte))
                 acc = float(np.mean(np.sign(f) == yte))
                 rows.append(dict(task=tname, separable=bool(sep), model=mname, units=float(u), eta=float(eta),
                                  status=r.status, test_acc=acc, train_loss=float(r.loss[-1]),
