@@ -12,7 +12,16 @@ import typer
 from ..errors import BiasflowError
 from ..levels import format_level, parse_level
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, stderr
+from ._common import (
+    check_loss_task,
+    emit,
+    load_data,
+    make_model,
+    parse_loss,
+    parse_shape,
+    stderr,
+    with_model_options,
+)
 
 MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv (and dense | conv | tensor for limit predictions)"
 
@@ -109,13 +118,10 @@ def _read_trajectory(path: str):
 
 
 @app.command()
+@with_model_options
 def predict(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help="depth D (diagonal) or number of layers L"),
-    width: int = typer.Option(None, "--width", help="hidden width (dense)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
     loss: str = typer.Option(None, "--loss", help="exp | logistic (classification, default exp) | square"),
     at_loss: str = typer.Option(
         None,
@@ -131,8 +137,8 @@ def predict(
         help="a `biasflow flow --json` result: compare every checkpoint with the "
         "prediction at its own loss level",
     ),
-    seed: int = typer.Option(0, "--seed", help="random seed for random initializations"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    **model_opts,
 ):
     """What theory predicts (Q_mu max-margin at a loss, the limit, the interpolant), with certificates."""
     from ..bias.compare import compare, compare_path
@@ -144,7 +150,7 @@ def predict(
     ds = load_data(data, lossobj, task=None if lossobj is not None else "classification")
     if lossobj is not None:
         check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
     levels = None
     if at_loss is not None:
         levels = [parse_level(v) for v in at_loss.split(",") if v.strip()]

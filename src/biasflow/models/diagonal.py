@@ -339,3 +339,24 @@ class UntiedDiagonal:
             return (self.u0**2 + self.v0**2) * jnp.sinh(2.0 * z)
         s, t = self.u0 + self.v0, self.u0 - self.v0
         return 0.25 * (s * s * jnp.exp(2.0 * z) - t * t * jnp.exp(-2.0 * z))
+
+
+def make_diagonal(d, depth=None, alpha=1.0, shape=None, **_) -> Diagonal:
+    """Factory for ``--model diagonal`` (depth 2 by default)."""
+    return Diagonal(d=d, depth=2 if depth is None else depth, alpha=alpha, shape=shape)
+
+
+def make_untied(d, depth=None, alpha=1.0, shape=None, **_) -> UntiedDiagonal:
+    """Factory for ``--model diagonal-untied``: two branches at scale α and shape s (Azulay et al. 2021)."""
+    if depth not in (None, 2):
+        raise BiasflowError("diagonal-untied has depth 2; drop --depth")
+    return UntiedDiagonal.from_scale_shape(d, alpha=alpha, shape=0.0 if shape is None else float(shape))
+
+
+def make_uv_diagonal(d, depth=None, alpha=1.0, shape=None, **_) -> UntiedDiagonal:
+    """Factory for ``--model diagonal-uv``: one branch u⊙v, u(0) = √2α, v(0) = 0 (Even et al. 2023)."""
+    if depth not in (None, 2):
+        raise BiasflowError("diagonal-uv has depth 2; drop --depth")
+    if shape is not None:
+        raise BiasflowError("diagonal-uv starts at u = √2α, v = 0 and takes no --shape; use diagonal-untied")
+    return UntiedDiagonal.even(d, alpha=alpha)

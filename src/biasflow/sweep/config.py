@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from ..levels import default_checkpoints, parse_level
+from ..models.options import pydantic_fields as model_option_fields
 
 # ------------------------------------------------------------------------------------------ the config
 _LEVEL_HINT = 'write loss levels as strings, e.g. "1e-1000" (1e-1000 is not a float64)'
@@ -67,22 +68,22 @@ class LevelRange(BaseModel):
         return [float(v) for v in vals]
 
 
-class RunConfig(BaseModel):
+_ModelKeys = create_model("_ModelKeys", **model_option_fields())
+"""The model options of a run (depth, width, alpha, shape, seed, ...), from
+:class:`biasflow.models.options.ModelOptions`: a new model option is a new sweep key with no edit here."""
+
+
+class RunConfig(_ModelKeys):
     """One run: the options of ``biasflow flow``."""
 
     model_config = ConfigDict(extra="forbid")
     data: str | Generated = "sparse"
     task: Literal["classification", "regression"] | None = None
     model: str = "diagonal"
-    depth: int | None = Field(None, ge=1, le=64)
-    width: int | None = Field(None, ge=1)
-    alpha: float = Field(1.0, gt=0, allow_inf_nan=False)
-    shape: float | list[float] | None = None
     loss: Literal["exp", "logistic", "square"] = "exp"
     until: str | float = "1e-100"
     levels: list[str | float] | LevelRange | None = None
     method: Literal["auto", "exact", "autodiff"] = "auto"
-    seed: int = 0
 
     @field_validator("until")
     @classmethod
@@ -117,7 +118,8 @@ class RunConfig(BaseModel):
         return sorted(set(vals), reverse=True)
 
 
-RUN_KEYS = tuple(RunConfig.model_fields)
+_FIRST = ("data", "task", "model")
+RUN_KEYS = _FIRST + tuple(k for k in RunConfig.model_fields if k not in _FIRST)
 DATA_KEYS = tuple(Generated.model_fields)
 
 

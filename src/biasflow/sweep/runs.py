@@ -132,6 +132,7 @@ def build_run(spec: dict):
     """(data set, teacher, model, loss) of a run; raises :class:`BiasflowError` for incompatible options."""
     from ..losses import get_loss
     from ..models import build_model
+    from ..models.options import fields as model_option_fields
 
     loss = get_loss(spec["loss"])
     ds, teacher = dataset_of(spec)
@@ -151,9 +152,8 @@ def build_run(spec: dict):
                 f"shape has {len(shape)} entries but the data have d = {ds.d}; give 1 or d values"
             )
         shape = tuple(shape)
-    opts = {"depth": spec.get("depth"), "alpha": spec["alpha"], "shape": shape, "seed": spec.get("seed", 0)}
-    if spec.get("width") is not None:
-        opts["width"] = spec["width"]
+    opts = {f.name: spec.get(f.name, f.default) for f in model_option_fields()}
+    opts["shape"] = shape
     model = build_model(spec["model"], ds.d, **opts)
     return ds, teacher, model, loss
 
@@ -259,9 +259,7 @@ def config_columns(spec: dict) -> dict:
         else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
         "data_seed": data.get("seed") if isinstance(data, dict) else None,
         "model": spec["model"],
-        "depth": spec.get("depth")
-        if spec.get("depth") is not None
-        else (2 if "diagonal" in spec["model"] else None),
+        "depth": spec.get("depth") if spec.get("depth") is not None else _recorded_depth(spec["model"]),
         "width": spec.get("width"),
         "alpha": float(spec["alpha"]),
         "shape": float(shape)
@@ -273,6 +271,14 @@ def config_columns(spec: dict) -> dict:
         "until_log10": float(spec["until_log10"]),
     }
     return cols
+
+
+def _recorded_depth(name: str) -> int | None:
+    """The depth a results table records for a run that sets none (the registry's, e.g. 2 for diagonal)."""
+    from ..models import MODELS
+
+    entry = MODELS.get(name)
+    return None if entry is None else entry.depth
 
 
 def _base_row(spec: dict) -> dict:
@@ -312,7 +318,7 @@ def trajectory_rows(spec, traj, ds, model, refs, teacher, seconds) -> Rows:
                 ds,
                 beta,
                 refs,
-                degree=getattr(model, "degree", 2),
+                degree=model.degree,
                 teacher=teacher,
                 alpha=spec["alpha"],
                 log10_loss=float(c.log10_loss),
