@@ -52,6 +52,7 @@ from ..data import Dataset
 from ..errors import BiasflowError
 from ..models.decomposition import FC_REASON as _FC_REASON  # noqa: F401
 from ..models.decomposition import Decomposition
+from .interpolate import min_l2_interpolant  # noqa: F401  (the FC small-init regression limit, THEORY.md §4.4)
 
 # ---------------------------------------------------------------------------------------- decomposition
 
@@ -567,11 +568,6 @@ def alignment(model, params) -> dict:
 
 
 # ------------------------------------------------------------------------------------- regression
-
-
-def min_l2_interpolant(data: Dataset) -> np.ndarray:
-    """β = Xᵀ(XXᵀ)⁻¹y (the FC small-init regression limit, THEORY.md §4.4), via lstsq."""
-    return np.linalg.lstsq(data.X, data.y, rcond=None)[0]
 
 
 def _G(z, L: int):

@@ -41,14 +41,13 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import BiasflowError
-from ..levels import default_checkpoints, parse_level
+from ..levels import LN10, default_checkpoints, parse_level
 from ..losses import Loss, get_loss
 from ..models.base import has_dual, is_linear
 from ..models.memory import require_memory
 from ..trajectory import Checkpoint, Trajectory
 
 METHODS = ("auto", "exact", "autodiff")
-LN10 = math.log(10.0)
 
 
 def _as_level(value, what: str) -> float:

@@ -32,9 +32,9 @@ import numpy as np
 
 from ..data import Dataset, make_dataset
 from ..dynamics.descent import descent, descent_many
-from ..dynamics.phases import initial_curvature, phase_map, plot_phase_maps
+from ..dynamics.phases import initial_curvature, phase_map
 from ..models.uv import UV, binary_entropy
-from ..plots import save_figure
+from ..plots import plot_phase_maps, save_figure
 from . import Claim, ExperimentResult
 
 TITLE = "Large learning rates: the catapult phase depends on separability (Huang et al. 2020)"

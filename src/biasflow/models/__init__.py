@@ -40,6 +40,7 @@ MODELS: dict[str, Entry] = {
     "tensor": Entry("biasflow.models.tensor:make_tensor", ("depth", "width", "alpha", "seed")),
     "uv": Entry("biasflow.models.uv:make_uv", ("width", "alpha", "seed")),
     "relu": Entry("biasflow.models.relu:make_relu", ("width", "alpha", "seed")),
+    "twolayer": Entry("biasflow.models.twolayer:make_twolayer", ("width", "alpha", "seed")),
 }
 """Registered models by name: ``MODELS[name].load()(d, depth=, width=, alpha=, shape=, seed=) -> Model``."""
 
