@@ -157,11 +157,8 @@ def compare_predictor(
                         out = np.ones(ds.n, bool)
                         out[sv] = False
                         row["rho_nsv_pred"] = float(lp[out].sum()) / tot
-            cfg = prediction.model
-            alpha = cfg.get("alpha")
-            tied_uniform = cfg.get("model") == "diagonal" and cfg.get("shape") is None
-            if alpha and tied_uniform:
-                row["log10_mu"] = D * math.log10(float(alpha)) - math.log10(gam)
+            if prediction.log10_mu_scale is not None:  # the model's capability, carried by the prediction
+                row["log10_mu"] = prediction.log10_mu_scale - math.log10(gam)
             if prediction.strictly_convex and prediction.task == "classification":
                 pb = np.asarray(prediction.predictor, float)
                 row["dist_pred"] = float(np.linalg.norm(bt - pb) / np.linalg.norm(pb))

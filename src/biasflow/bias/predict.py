@@ -244,7 +244,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
         else f"projected Newton stopped early (projected gradient "
         f"{cert['projected_gradient']:.3g}) after {iters} iterations"
     )
-    return Prediction(
+    return _with_scale(model, Prediction(
         kind="q_mu",
         task="classification",
         predictor=beta,
@@ -260,7 +260,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
         data=data,
         potential=pot,
         seconds=time.perf_counter() - t0,
-    )
+    ))
 
 
 def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Prediction:
@@ -328,8 +328,29 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     return p
 
 
+def _with_scale(model, pr: Prediction) -> Prediction:
+    """Record the model's μ scale (its ``log10_mu_scale`` capability) on a prediction it produced."""
+    pr.log10_mu_scale = getattr(model, "log10_mu_scale", None)
+    return pr
+
+
 # ------------------------------------------------------------------------------------------ dispatcher
 def predict(
+    model,
+    data: Dataset,
+    at_loss=None,
+    *,
+    loss: str | None = None,
+    lr: float | None = None,
+    steps: int | None = None,
+    least_squares: bool = False,
+) -> Prediction:
+    """What theory predicts for ``model`` trained on ``data`` (see :func:`_predict`)."""
+    return _with_scale(model, _predict(model, data, at_loss, loss=loss, lr=lr, steps=steps,
+                                       least_squares=least_squares))
+
+
+def _predict(
     model,
     data: Dataset,
     at_loss=None,

@@ -31,6 +31,8 @@ class Prediction:
         depth: the model's degree D; model: its config.
         data: the training set (kept for :func:`~biasflow.bias.compare.compare`, not serialized).
         potential: the model's dual potential Φ (None for non-diagonal models).
+        log10_mu_scale: log10 α^D, the scale of μ = α^D/γ, for models that have one (``model.log10_mu_scale``:
+            tied diagonal nets with a uniform α); None otherwise.
         references: solved reference problems (``l1``, ``l2`` max-margin; ``l2D`` best effort), filled
             on demand by :meth:`reference`.
     """
@@ -51,6 +53,7 @@ class Prediction:
     potential: object = None
     references: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    log10_mu_scale: float | None = None
 
     @property
     def strictly_convex(self) -> bool:

@@ -91,6 +91,11 @@ class Diagonal:
         return int(self.depth)
 
     @property
+    def log10_mu_scale(self) -> float | None:
+        """log10 α^D, the scale of Moroshko et al.'s μ = α^D/γ, when α is uniform (no shape); else None."""
+        return self.depth * math.log10(float(self.alpha)) if self.shape is None else None
+
+    @property
     def scales(self) -> jnp.ndarray:
         """α_j = α·w0_j."""
         return jnp.asarray(_scales(self.d, self.alpha, self.shape))
