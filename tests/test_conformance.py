@@ -203,3 +203,14 @@ def test_options_are_dataclass_fields_with_help():
         assert f.metadata["help"] and "\n" not in f.metadata["help"]
     for name, entry in MODELS.items():
         assert set(entry.options) <= {f.name for f in dataclasses.fields(ModelOptions)}, name
+
+
+def test_oversize_models_are_refused_before_allocating():
+    """memory_bytes(0) is checked by the constructor: a width-1e9 two-layer net is one clear error, at once."""
+    for name in ("uv", "relu", "twolayer"):
+        with pytest.raises(BiasflowError, match=r"needs an estimated .* over the budget"):
+            build_model(name, 10, width=10**9)
+    big = build_model("dense", 100, width=20000)  # 2 M parameters: fits (the invariants are checked apart)
+    assert big.memory_bytes(10) < 2 * 1024**3
+    with pytest.raises(BiasflowError, match="invariants"):
+        big.invariants(big.init())
