@@ -53,11 +53,7 @@ _LOG_SWITCH = 30.0
 def dual_maps(model):
     """NumPy callables z ↦ (b(z), b'(z), b''(z)) for the model's exact map β = b(z) = Φ'(z) (elementwise),
     from the potential the model provides (:mod:`biasflow.models.potentials`)."""
-    pot = model.potential()
-
-    def maps(z):
-        return pot.beta(z), pot.curvature(z), pot.third(z)
-    return maps
+    return model.potential().derivatives
 
 
 # ---------------------------------------------------------------------------------------------- losses
