@@ -155,6 +155,7 @@ class Point:
         teacher: the generating teacher vector when known.
         support_tol, active_tol: relative thresholds for supports and active points.
         mu_scale: log10 α^D, the scale of μ = α^D/γ (the model's ``log10_mu_scale``), or None.
+        params: the model parameters at the checkpoint when the record has them, else None.
     """
 
     beta: np.ndarray
@@ -173,6 +174,7 @@ class Point:
     support_tol: float = 1e-3
     active_tol: float = 1e-3
     mu_scale: float | None = None
+    params: Any = None
 
     @functools.cached_property
     def margins(self) -> np.ndarray:
@@ -512,7 +514,53 @@ for _m in [
 ]:
     register(_m)
 
-CHECKPOINT_METRICS: tuple[str, ...] = tuple(METRICS)
+
+
+def _lazy(module: str, function: str):
+    """A compute function living in a bias module (imported on first use: no upward import here)."""
+    def f(p: Point):
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(p)
+
+    return f
+
+
+_LGDK = "Lawrence, Georgiev, Dienes, Kiani 2022"
+_CZLG = "Cao, Zou, Li, Gu 2023"
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "group": ("gap_group", "gap_group_svm", "kkt_group", "block_rank"),
+    "uniform": ("margin_spread", "patch_spread", "bn_gamma", "w_norm"),
+}
+"""Columns computed only against a limit prediction of that kind (a G-CNN's group bias, batch norm's
+uniform margins)."""
+for _m in [
+    Metric("gap_group", "R_L(β̃)/R_L* − 1, R_L = Σ_ρ d_ρ‖β̂(ρ)‖_{S_{2/L}}^{2/L} over the irreps ρ of the group, β̃ = β/γ, "
+           "R_2* the d_ρ-weighted nuclear-norm max-margin (Clarabel, certified); L = 2 only",
+           "dimensionless ≥ 0; 0 at the group max-margin", _LGDK, _cls(_lazy("biasflow.bias.groups",
+                                                                              "metric_gap_group"))),
+    Metric("gap_group_svm", "R_2(β̃_SVM)/R_2* − 1 for the ℓ2 max-margin direction (where a fully connected net "
+           "goes)", "dimensionless ≥ 0", _LGDK, _cls(_lazy("biasflow.bias.groups", "metric_gap_group_svm"))),
+    Metric("kkt_group", "stationarity residual of min R_L s.t. X̃β ≥ 1 on the fixed-rank tangent spaces of the "
+           "Fourier blocks (NNLS over the active set; relative thresholds 1e-2)",
+           "dimensionless in [0, 1]; 0 at a first-order stationary point", _LGDK,
+           _cls(_lazy("biasflow.bias.groups", "metric_kkt_group"))),
+    Metric("block_rank", "Σ_ρ rank β̂(ρ), singular values above 1e-3 of the largest", "count", _LGDK,
+           _lazy("biasflow.bias.groups", "metric_block_rank")),
+    Metric("margin_spread", "max_i m_i/min_i m_i − 1 of the margins m = X̃β", "dimensionless ≥ 0; 0 iff all "
+           "margins are equal (uniform margin)", _CZLG, _cls(_lazy("biasflow.bias.batchnorm",
+                                                                   "metric_margin_spread"))),
+    Metric("patch_spread", "max/min − 1 of the n·P patch margins y_i⟨b, x_i^(p)⟩, b the first patch block of β",
+           "dimensionless ≥ 0; 0 iff patch-wise uniform", _CZLG,
+           _cls(_lazy("biasflow.bias.batchnorm", "metric_patch_spread"))),
+    Metric("bn_gamma", "|γ| of batch norm, = ‖b‖_Σ for the first patch block b of β", "dimensionless; grows "
+           "like log t", _CZLG, _lazy("biasflow.bias.batchnorm", "metric_bn_gamma")),
+    Metric("w_norm", "‖w‖₂ of the batch-normalized filter", "unit of w; constant along gradient flow", _CZLG,
+           _lazy("biasflow.bias.batchnorm", "metric_w_norm")),
+]:
+    register(_m)
+
+CHECKPOINT_METRICS: tuple[str, ...] = tuple(n for n in METRICS if not any(n in c for c in KIND_COLUMNS.values()))
 """Per-checkpoint metrics, in column order."""
 
 LIMIT_COLUMNS = ("support_precision", "support_recall", "dist_pred", "rho_nsv_pred")

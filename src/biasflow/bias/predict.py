@@ -55,7 +55,7 @@ import numpy as np
 from ..data import Dataset
 from ..errors import BiasflowError, UndefinedAtLevel
 from ..levels import LN10, Level
-from ..models.base import has_dual
+from ..models.base import bind_data, has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
@@ -384,6 +384,9 @@ def _predict(
             raise BiasflowError("--lr (finite-step prediction) applies to regression (square loss) only")
         if loss is not None and loss not in ("exp", "logistic"):
             raise BiasflowError(f"loss {loss!r} is for regression; use exp or logistic for classification")
+        own = _own_bias(model, data, at_loss)
+        if own is not None:
+            return own
         diagonal = _is_diagonal(model)
         if at_loss is not None:
             if not diagonal:
@@ -491,6 +494,26 @@ def _predict(
         potential=potential_of(model),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _own_bias(model, data: Dataset, at_loss):
+    """Models whose bias is not a norm of β say so by a capability: ``finite_group`` (linear G-CNNs:
+    the group Fourier Schatten problem) or ``uniform_margin_patches`` (batch normalization: uniform
+    margins). None for every other model."""
+    group = getattr(model, "finite_group", None)
+    patches = getattr(model, "uniform_margin_patches", None)
+    if group is None and patches is None:
+        return None
+    if at_loss is not None:
+        raise BiasflowError("finite-loss (Q_mu) predictions exist for diagonal models only; "
+                            "drop --at-loss for the limit prediction")
+    if group is not None:
+        from .groups import predict_group
+
+        return predict_group(model, data)
+    from .batchnorm import predict_uniform
+
+    return predict_uniform(bind_data(model, data), data)
 
 
 def _is_diagonal(model) -> bool:

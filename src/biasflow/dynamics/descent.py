@@ -47,7 +47,7 @@ from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
-from ..models.base import is_linear
+from ..models.base import bind_data, is_linear
 from ..trajectory import DescentResult
 from .curvature import lanczos_top
 from .schedules import parse_schedule
@@ -343,6 +343,7 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
             ``params0`` (start from these parameters instead of ``model.init``), ``bias_metrics``
             (False: per-step gaps to the ℓ1/ℓ2 max-margin predictors, separable classification data).
     """
+    model = bind_data(model, data) if isinstance(data, Dataset) else model
     loss, sched, params0, key, args = _prepare(model, data, loss, lr, steps, schedule, batch_size,
                                                sharpness_every, seed, options)
     fn = _compiled(*args, "none")
@@ -370,6 +371,7 @@ def descent_many(model, data: Dataset, loss, *, lrs, steps: int, schedule=None, 
     >>> [r.status for r in rs]
     ['ok', 'ok', 'diverged']
     """
+    model = bind_data(model, data) if isinstance(data, Dataset) else model
     if batching not in ("vmap", "map"):
         raise BiasflowError(f"batching must be 'vmap' or 'map' (got {batching!r})")
     lrs = np.atleast_1d(np.asarray(lrs, dtype=float))

@@ -43,7 +43,7 @@ from ..data import Dataset, fingerprint
 from ..errors import BiasflowError
 from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
-from ..models.base import has_dual, is_linear
+from ..models.base import bind_data, has_dual, is_linear
 from ..models.memory import require_memory
 from ..trajectory import Checkpoint, Trajectory
 
@@ -174,6 +174,7 @@ def flow(
     if unknown:
         raise BiasflowError(f"unknown flow option(s) {', '.join(sorted(unknown))}")
     lossobj = _validate(model, data, loss)
+    model = bind_data(model, data)
     target, levels = _levels(until, checkpoints)
     if method not in METHODS:
         raise BiasflowError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -252,6 +253,7 @@ def flow_many(
     lossobj = None
     for m in models:
         lossobj = _validate(m, data, loss)
+    models = [bind_data(m, data) for m in models]
     if method not in METHODS:
         raise BiasflowError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     exact = method != "autodiff" and all(has_dual(m) for m in models)

@@ -84,6 +84,13 @@ def has_decomposition(model) -> bool:
     return callable(getattr(model, "decomposition", None))
 
 
+def bind_data(model, data):
+    """The model bound to its training data when its map from parameters to outputs uses statistics of that
+    data (capability ``bind(data) -> model``: batch normalization); otherwise the model itself."""
+    bind = getattr(model, "bind", None)
+    return bind(data) if callable(bind) else model
+
+
 def linear_apply(model, params, X):
     """f = Xβ(θ): the ``apply`` of every linear model."""
     return X @ model.predictor(params)

@@ -201,10 +201,6 @@ class CenteredBatchNorm(_BatchNormBase):
         if not self.center:
             raise BiasflowError("CenteredBatchNorm always re-centers; use BatchNorm for center=False")
 
-    def forward(self, params, X):
-        """The outputs (the non-linear-model entry point of gradient descent)."""
-        return self.apply(params, X)
-
 
 def make_batchnorm(d, alpha=1.0, seed=0, gamma0=1.0, patches=1, center=False, depth=None, width=None,
                    shape=None, **_) -> BatchNorm:

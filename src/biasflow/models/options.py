@@ -8,7 +8,7 @@ help from here (:func:`biasflow.cli._common.model_options`), and the sweep's ``[
 model keys from :func:`pydantic_fields`. A new option is one new field here.
 
 >>> sorted(f.name for f in fields())
-['alpha', 'depth', 'seed', 'shape', 'width']
+['alpha', 'center', 'depth', 'gamma0', 'group', 'patches', 'seed', 'shape', 'width']
 >>> help_of("alpha")
 'initialization scale α > 0'
 """
@@ -37,6 +37,19 @@ class ModelOptions:
         "schema": {}})
     seed: int = field(default=0, metadata={
         "help": "seed of random initializations",
+        "schema": {}})
+    group: str | None = field(default=None, metadata={
+        "help": "finite group of a G-CNN: cyclic:n=8, dihedral:n=4 (order 8), product:cyclic:n=2,dihedral:n=3, "
+                "C2xD3 or file:PATH; default cyclic:n=d",
+        "schema": {}})
+    gamma0: float = field(default=1.0, metadata={
+        "help": "initial batch-norm scale γ(0) ≠ 0; default 1",
+        "schema": {"allow_inf_nan": False}})
+    patches: int = field(default=1, metadata={
+        "help": "number P of equal patches (must divide d) sharing one batch-normalized filter; default 1",
+        "schema": {"ge": 1}})
+    center: bool = field(default=False, metadata={
+        "help": "batch norm re-centers with the mean patch and trains a shift (affine model); default off",
         "schema": {}})
 
 
