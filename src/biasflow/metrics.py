@@ -583,6 +583,10 @@ for _name, _def, _unit in [
     ("loss", "loss name", "exp | logistic | square"),
     ("method", "flow method", "auto | exact | autodiff"),
     ("seed", "seed of the model's random initialization", "integer"),
+    ("group", "finite group of a G-CNN (e.g. dihedral:n=4); null: cyclic:n=d or a model without groups", "text"),
+    ("gamma0", "initial batch-norm scale γ(0) (batchnorm model)", "non-zero number"),
+    ("patches", "number of patches sharing the batch-normalized filter (batchnorm model)", "integer ≥ 1"),
+    ("center", "batch norm re-centers with a trained shift (batchnorm model)", "boolean"),
     ("until_log10", "log10 of the target loss level", "log10 of a loss"),
     ("checkpoint", "index of the checkpoint within its run", "integer ≥ 0"),
     ("status", "the run's status (biasflow.errors.Status)", "ok | target_unreachable | diverged | max_steps | "
