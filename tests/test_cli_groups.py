@@ -80,3 +80,20 @@ def test_bad_irreps_file_names_group_and_sum(cli, tmp_path):
                          "--group", f"file:{p}")
     assert code != 0 and "'half of D3' has order 6 but its irreps give Σ d_ρ² = 4" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_sweep_stores_group_and_batchnorm_columns(cli, tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('name = "m"\n[run]\ndata = "sparse"\nuntil = "1e-5"\nlevels = ["1e-2", "1e-5"]\nalpha = 0.3\n'
+                   '[grid]\nmodel = ["dense", "gcnn", "batchnorm"]\n')
+    out = tmp_path / "o"
+    code, _, err = cli("sweep", cfg, "--out", out)
+    assert code == 0, err
+    code, stdout, err = cli("results", out, "--sql", "SELECT model, patches, gap_group, margin_spread FROM results "
+                            "WHERE log10_loss = -5 ORDER BY model", "--json")
+    assert code == 0, err
+    rows = {r["model"]: r for r in json.loads(stdout)}
+    assert rows["dense"]["patches"] is None and rows["dense"]["gap_group"] is None
+    assert rows["gcnn"]["gap_group"] > 0 and rows["gcnn"]["margin_spread"] is None
+    assert rows["batchnorm"]["patches"] == 1 and rows["batchnorm"]["margin_spread"] < 1e-12
