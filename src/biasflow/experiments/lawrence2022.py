@@ -41,6 +41,12 @@ def _levels(quick: bool) -> list[float]:
     return [-1.5, -3.7, -10.0, -25.0] + ([] if quick else [-50.0, -100.0])
 
 
+def _level(log10: float):
+    from ..levels import Level
+
+    return Level.from_log10(log10)
+
+
 def group_data(group, seed: int):
     """n = 6 Gaussian signals on the group with random ±1 labels (both classes present)."""
     from ..data import make_dataset
@@ -85,7 +91,7 @@ def gcnn_run(group, seed: int, depth: int, levels, alpha: float = ALPHA) -> dict
     opt = group_max_margin(ds, group)
     svm_gap = svm_regularizer_gap(ds, group, 2, opt.dual)
     tr = flow(GCNN(d=G.order, group=group, depth=depth, alpha=alpha, seed=seed), ds, "exp",
-              until=levels[-1], checkpoints=levels, seed=seed)
+              until=_level(levels[-1]), checkpoints=[_level(v) for v in levels], seed=seed)
     pts = []
     for c in tr.checkpoints:
         b = np.asarray(c.predictor, float)
@@ -119,8 +125,8 @@ def fc_run(group, seed: int, levels) -> dict:
 
     ds = group_data(group, seed)
     opt = group_max_margin(ds, group)
-    tr = flow(Dense(d=ds.d, depth=2, alpha=0.5, seed=seed), ds, "exp", until=levels[-1], checkpoints=levels,
-              seed=seed)
+    tr = flow(Dense(d=ds.d, depth=2, alpha=0.5, seed=seed), ds, "exp", until=_level(levels[-1]),
+              checkpoints=[_level(v) for v in levels], seed=seed)
     pts = [{"log10_loss": float(c.log10_loss),
             "gap": regularizer_gap(np.asarray(c.predictor, float), ds, group, 2, opt.dual)}
            for c in tr.checkpoints]
