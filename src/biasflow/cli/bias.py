@@ -12,6 +12,7 @@ import typer
 from ..data import fingerprint
 from ..errors import BiasflowError
 from ..levels import Level, format_level
+from ..metrics import KIND_COLUMNS
 from . import app
 from ._common import (
     check_loss_task,
@@ -299,8 +300,10 @@ def predict(
                     "residual",
                     "l1_ratio",
                     "dist_l2",
+                    *KIND_COLUMNS.get(r.get("kind"), ()),
                 )
-                if isinstance(row.get(k), float) and not math.isnan(row[k])
+                if isinstance(row.get(k), (int, float)) and not isinstance(row[k], bool)
+                and not math.isnan(row[k])
             ]
             print(
                 f"loss {format_level(row['log10_loss']):>10}  " + "  ".join(f"{k} {row[k]:.3e}" for k in keys)
