@@ -233,7 +233,7 @@ def log_volume_density(W, L) -> float:
     >>> round(log_volume_density(W, 2) - log_volume_density(np.array([[1.0, 3.0], [(1 - 1e-3) / 3, 1.0]]), 2), 3)
     0.511
     """
-    return float(-0.5 * np.sum(log_metric_eigenvalues(W, L)))
+    return float(-0.5 * np.sum(log_metric_eigenvalues(W, L))) + 0.0
 
 
 def log_vandermonde(x) -> float:

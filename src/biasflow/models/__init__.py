@@ -12,6 +12,7 @@ from ..errors import BiasflowError
 from .base import DualModel, Model, has_dual
 from .conv import Conv, make_conv
 from .dense import Dense, make_dense
+from .matrix import make_matrix
 from .diagonal import Diagonal, UntiedDiagonal
 from .relu import ReLU2, make_relu
 from .tensor import TensorNetwork, make_tensor
@@ -45,6 +46,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "tensor": make_tensor,
     "uv": make_uv,
     "relu": make_relu,
+    "matrix": make_matrix,
 }
 """Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""
 
