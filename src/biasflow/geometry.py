@@ -200,8 +200,10 @@ def metric_operator_matrix(W, L: int) -> np.ndarray:
     """A_W assembled as an (mk)×(mk) matrix acting on row-major vec(P), from matrix powers.
 
     An independent path to :func:`metric_eigenvalues`: the fractional powers (WWᵀ)^{q} are taken with
-    :func:`scipy.linalg.fractional_matrix_power` (Schur–Padé), not from the SVD of W, and A_W is the sum
-    of Kronecker products (1/L) Σ_p (WWᵀ)^{(L−p)/L} ⊗ ((WᵀW)^{(p−1)/L})ᵀ. Integer depth only.
+    :func:`scipy.linalg.fractional_matrix_power` (Schur–Padé), not from the SVD of W — for a singular Gram
+    matrix (rectangular W), where Schur–Padé loses accuracy, from its own symmetric eigendecomposition —
+    and A_W is the sum of Kronecker products (1/L) Σ_p (WWᵀ)^{(L−p)/L} ⊗ ((WᵀW)^{(p−1)/L})ᵀ. Integer
+    depth only.
     """
     from scipy.linalg import fractional_matrix_power
 
@@ -214,7 +216,11 @@ def metric_operator_matrix(W, L: int) -> np.ndarray:
     def power(M, q):
         if q == 0:
             return np.eye(M.shape[0])
-        return np.real(fractional_matrix_power(M, q))
+        ev, vecs = np.linalg.eigh(M)
+        if ev[0] > 1e-8 * ev[-1]:
+            return np.real(fractional_matrix_power(M, q))
+        ev = np.where(ev > 64 * np.finfo(float).eps * ev[-1], ev, 0.0)  # round-off zeros are zeros
+        return (vecs * ev ** q) @ vecs.T
 
     A = np.zeros((m * k, m * k))
     for p in range(1, L + 1):
