@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biasflow.bias.matrix import distances, low_rank_candidates, min_frobenius, min_nuclear_norm
@@ -89,6 +89,7 @@ def test_inits():
     assert build_model("matrix", 2, depth=3).config()["depth"] == 3
 
 
+@settings(max_examples=8)  # each new shape compiles JAX kernels (~1 s)
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4))
 def test_shapes_chain_and_memory(m, k, L):
     mod = MF(rows=m, cols=k, depth=L, init_spec="balanced:eps=0.3")

@@ -80,10 +80,13 @@ class MatrixTask:
     def log10_loss(self, W) -> float:
         """log10 ℒ(W), −inf at an exact fit."""
         r = self.residual(W)
-        s = float(np.dot(r, r))
-        if s == 0.0:
+        big = float(np.max(np.abs(r))) if r.size else 0.0
+        if big == 0.0:
             return -math.inf
-        return math.log10(0.5 * s / self.n)
+        if not math.isfinite(big):
+            return math.inf
+        s = float(np.dot(r / big, r / big))           # scaled: no overflow or underflow
+        return 2.0 * math.log10(big) + math.log10(0.5 * s / self.n)
 
     def grad(self, W) -> np.ndarray:
         """∇ℒ(W) = (1/n) Σ r_i A_i (m×k)."""
