@@ -266,15 +266,13 @@ def menon_2x2() -> MatrixTask:
 
 
 def menon_3x3() -> MatrixTask:
-    """3×3 completion of an (unobserved) rank-2 matrix from 6 entries, minimal rank 2.
-
-    The truth [[1,0,1],[0,1,1],[1,1,2]] (third row and column the sums of the first two) is observed on
-    the diagonal and at (1,2), (2,1), (3,1): no rank-1 matrix matches (the observed top-left block is I₂),
-    and the rank-2 completions [[1, 0, x], [0, 1, y], [1, z, 2]] form the surface x = 2 − yz."""
+    """3×3 completion with a unique rank-2 completion, the analogue of Cohen, Menon & Veraszto's rank-2
+    example: the truth [[1, 0, 1], [0, 1, 1], [1, 1, 2]] (third row = first + second) observed everywhere
+    but at (1, 3) and (3, 2). The completions [[1, 0, x], [0, 1, 1], [1, z, 2]] have det = 2 − x − z, so
+    the rank-2 ones form the line x + z = 2 and the observed top-left block I₂ rules out rank 1."""
     truth = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 2.0]])
-    mask = np.zeros((3, 3), dtype=bool)
-    for a, c in ((0, 0), (1, 1), (2, 2), (0, 1), (1, 0), (2, 0)):
-        mask[a, c] = True
+    mask = np.ones((3, 3), dtype=bool)
+    mask[0, 2] = mask[2, 1] = False
     return completion(mask, truth, truth=truth, name="menon-3x3")
 
 

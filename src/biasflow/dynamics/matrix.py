@@ -276,29 +276,35 @@ def _jax_loss_fn(model, task: MatrixTask):
 
 
 def _masked_steps(loss, lr, target_log10, chunk: int):
-    """A function running ``chunk`` GD steps; a run stops (its state frozen) at the first step where its loss
-    is ≤ 10^target or non-finite, or once it has taken ``kmax`` steps.
-    Returns (params, done, diverged, steps_taken, log10 loss before each scanned step)."""
+    """A function running ``chunk`` GD steps on one run (vmap it for many).
+
+    A run stops (its state frozen) at the first state whose loss is ≤ 10^target, or once it has taken
+    ``kmax`` steps. A state whose loss is non-finite or above 10^cap (divergence) is undone: the run goes
+    back to the previous state, the last one with a finite loss, and is marked diverged.
+    Returns (params, prev, done, diverged, steps_taken, log10 loss of each visited state)."""
     vg = jax.value_and_grad(loss)
 
     def body(carry, _):
-        params, done, bad, k, kmax = carry
+        params, prev, done, bad, k, kmax, cap = carry
         val, g = vg(params)
         l10 = jnp.log10(val)
-        finite = jnp.isfinite(val) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in g]))
-        reached = l10 <= target_log10
-        stop = done | bad | reached | (~finite) | (k >= kmax)
-        new = jax.tree_util.tree_map(lambda p, q: jnp.where(stop, p, p - lr * q), params, g)
-        newfinite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in new]))
-        bad2 = bad | ((~done) & (~finite | ~newfinite))
-        new = jax.tree_util.tree_map(lambda p, q: jnp.where(newfinite, q, p), params, new)
-        done2 = done | reached
-        k2 = k + jnp.where(stop | ~newfinite, 0, 1)
-        return (new, done2, bad2, k2, kmax), l10
+        ok = jnp.isfinite(l10) & (l10 <= cap) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in g]))
+        live = ~(done | bad)
+        blow = live & ~ok
+        reached = live & ok & (l10 <= target_log10)
+        limit = live & ok & (k >= kmax)
+        move = live & ok & ~reached & ~limit
+        new = jax.tree_util.tree_map(
+            lambda p, q, pr: jnp.where(move, p - lr * q, jnp.where(blow, pr, p)), params, g, prev)
+        prev2 = jax.tree_util.tree_map(lambda p, pr: jnp.where(move, p, pr), params, prev)
+        k2 = k + jnp.where(move, 1, 0) - jnp.where(blow & (k > 0), 1, 0)
+        done2 = done | reached | limit
+        return (new, prev2, done2, bad | blow, k2, kmax, cap), jnp.where(live, l10, jnp.nan)
 
-    def run(params, done, bad, k, kmax):
-        (params, done, bad, k, _), l10 = jax.lax.scan(body, (params, done, bad, k, kmax), None, length=chunk)
-        return params, done, bad, k, l10
+    def run(params, prev, done, bad, k, kmax, cap):
+        (params, prev, done, bad, k, _, _), l10 = jax.lax.scan(
+            body, (params, prev, done, bad, k, kmax, cap), None, length=chunk)
+        return params, prev, done, bad, k, l10
 
     return run
 
@@ -309,13 +315,14 @@ def _compiled_single(model, task, lr, target_log10, chunk):
 
 
 def matrix_descent(model, task: MatrixTask, *, lr: float, steps: int, until=None, record_every: int | None = None,
-                   seed=None, params0=None) -> DescentResult:
+                   seed=None, params0=None, divergence_decades: float = 30.0) -> DescentResult:
     """Gradient descent W_p ← W_p − η ∂ℒ/∂W_p for at most ``steps`` steps (or until the loss is ≤ ``until``).
 
     The loss before every step is kept in ``history["log10_loss"]``; every ``record_every`` steps (default
     ``steps``/20) and at the end ``history["checkpoints"]`` gets the step, the log10 loss, the geometry
     fields and the balancedness drift. Status ``ok`` (ran all steps or reached ``until``), ``diverged``
-    (non-finite loss or parameters: the last finite state is returned).
+    (the loss became non-finite or rose ``divergence_decades`` decades above max(ℒ₀, 1): the last state
+    with a finite loss is returned, and no history holds NaN).
     """
     _check(model, task)
     if not (isinstance(steps, (int, np.integer)) and steps >= 0):
@@ -332,30 +339,32 @@ def matrix_descent(model, task: MatrixTask, *, lr: float, steps: int, until=None
     D0 = balance([np.asarray(p) for p in params])
     run = _compiled_single(model, task, lr, float(target), every)
     done, bad, k = jnp.asarray(False), jnp.asarray(False), jnp.asarray(0)
+    prev = params
+    cap = jnp.asarray(max(task.log10_loss(np.asarray(model.matrix(params))), 0.0) + divergence_decades)
     losses: list[np.ndarray] = []
     cps: list[dict] = []
 
     def record():
+        if cps and cps[-1]["step"] == int(k):
+            return
         W = np.asarray(model.matrix(params))
         row = {"step": int(k), "log10_loss": task.log10_loss(W), **summary(W, model.depth),
                "balance_drift": _drift([np.asarray(p) for p in params], D0)}
         cps.append(row)
 
     record()
-    while int(k) < steps and not bool(done) and not bool(bad):
-        before = int(k)
-        params, done, bad, k, l10 = run(params, done, bad, k, jnp.asarray(steps))
-        taken = int(k) - before
-        losses.append(np.asarray(l10)[:taken])
+    while not bool(done) and not bool(bad):
+        params, prev, done, bad, k, l10 = run(params, prev, done, bad, k, jnp.asarray(steps), cap)
+        l10 = np.asarray(l10)
+        losses.append(l10[np.isfinite(l10) & (l10 <= float(cap))])
         record()
-        if taken == 0:
-            break
     W = np.asarray(model.matrix(params))
     l10_all = np.concatenate(losses) if losses else np.zeros(0)
-    l10_all = np.concatenate([l10_all[: int(k)], [task.log10_loss(W)]])
+    l10_all = np.concatenate([l10_all[: int(k)], [task.log10_loss(W)]])   # before each step, then the last state
     status = "diverged" if bool(bad) else "ok"
     if status == "diverged":
-        message = f"diverged after {int(k)} steps (non-finite loss or parameters); the last finite state is kept"
+        message = (f"diverged after {int(k)} steps (the loss became non-finite or rose {divergence_decades:g} "
+                   "decades above the start); the last finite state is kept")
     elif bool(done):
         message = f"reached loss 1e{target:.6g} after {int(k)} steps"
     else:
@@ -426,9 +435,12 @@ def descent_ensemble(model, task: MatrixTask, *, lr: float, seeds, until="1e-12"
     R = seeds.size
     done, bad, k = jnp.zeros(R, bool), jnp.zeros(R, bool), jnp.zeros(R, jnp.int64)
     run = _compiled_batch(model, task, lr, float(target), int(chunk))
+    prev = params
+    l0 = max(task.log10_loss(np.asarray(model.matrix(jax.tree_util.tree_map(lambda x: x[0], params)))), 0.0)
+    cap = jnp.full(R, l0 + 30.0)
     total = 0
     while total < max_steps:
-        params, done, bad, k, _ = run(params, done, bad, k, jnp.full(R, max_steps))
+        params, prev, done, bad, k, _ = run(params, prev, done, bad, k, jnp.full(R, max_steps), cap)
         total += chunk
         if bool(jnp.all(done | bad)):
             break
