@@ -277,16 +277,17 @@ def menon_3x3() -> MatrixTask:
 
 
 def low_rank_completion(m: int, k: int, rank: int, fraction: float, seed: int = 0,
-                        scale: str = "unit") -> MatrixTask:
-    """Completion of a random rank-``rank`` m×k matrix (Gaussian factors, normalized to Frobenius norm
-    √(mk) so entries are O(1)) from a uniformly random ``fraction`` of its entries (Arora et al. 2019)."""
+                        frobenius: float | None = None) -> MatrixTask:
+    """Completion of a random rank-``rank`` m×k matrix (Gaussian factors, scaled to Frobenius norm
+    ``frobenius``, default √(mk) so entries are O(1)) from a uniformly random ``fraction`` of its entries
+    (Arora et al. 2019)."""
     if not (1 <= rank <= min(m, k)):
         raise BiasflowError(f"rank must be in 1..{min(m, k)} (got {rank})")
     if not (0 < fraction <= 1):
         raise BiasflowError(f"fraction must be in (0, 1] (got {fraction})")
     rng = np.random.default_rng(seed)
     truth = rng.standard_normal((m, rank)) @ rng.standard_normal((rank, k))
-    truth *= math.sqrt(m * k) / np.linalg.norm(truth)
+    truth *= (math.sqrt(m * k) if frobenius is None else float(frobenius)) / np.linalg.norm(truth)
     n_obs = max(1, int(round(fraction * m * k)))
     idx = rng.choice(m * k, size=n_obs, replace=False)
     mask = np.zeros(m * k, dtype=bool)
