@@ -182,7 +182,7 @@ def test_descent_and_ensemble_agree():
         assert np.allclose(single.predictor, ens.W[i], rtol=0, atol=1e-13)
         assert single.history["log10_loss"][-1] <= -10 < single.history["log10_loss"][-2]
     rows = ens.rows()
-    assert len(rows) == 3 and len(rows[0]["predictor"]) == 2
+    assert len(rows) == 3 and len(rows[0]["predictor"]) == 4 and rows[0]["rows"] == 2
 
 
 def test_descent_records_geometry_and_divergence():

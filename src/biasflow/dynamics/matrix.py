@@ -397,14 +397,14 @@ class EnsembleResult:
     seconds: float = 0.0
 
     def rows(self) -> list[dict]:
-        """One dict per run (for the results store)."""
+        """One dict per run (for the results store): ``predictor`` is vec(W) row-major, with ``rows``/``cols``."""
         out = []
         for i in range(len(self.seeds)):
             W = self.W[i]
             s = np.linalg.svd(W, compute_uv=False)
             out.append({"seed": int(self.seeds[i]), "status": self.status[i], "steps": int(self.steps[i]),
-                        "log10_loss": float(self.log10_loss[i]), "predictor": W.tolist(),
-                        "singular_values": s.tolist()})
+                        "log10_loss": float(self.log10_loss[i]), "predictor": W.ravel().tolist(),
+                        "rows": int(W.shape[0]), "cols": int(W.shape[1]), "singular_values": s.tolist()})
         return out
 
 

@@ -55,6 +55,7 @@ EXPERIMENTS: dict[str, str] = {
     "azulay2021": "biasflow.experiments.azulay2021",
     "yun2021": "biasflow.experiments.yun2021",
     "huang2020": "biasflow.experiments.huang2020",
+    "menon2024": "biasflow.experiments.menon2024",
 }
 """Reproductions by name → module (each defines ``run(out, quick)``)."""
 
