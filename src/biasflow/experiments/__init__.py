@@ -56,6 +56,7 @@ EXPERIMENTS: dict[str, str] = {
     "yun2021": "biasflow.experiments.yun2021",
     "huang2020": "biasflow.experiments.huang2020",
     "menon2024": "biasflow.experiments.menon2024",
+    "arora2019": "biasflow.experiments.arora2019",
 }
 """Reproductions by name → module (each defines ``run(out, quick)``)."""
 
