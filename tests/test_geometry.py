@@ -182,3 +182,13 @@ def test_summary_fields():
     p = np.array([2 / 3, 1 / 3])
     assert out["effective_rank"] == pytest.approx(math.exp(-np.sum(p * np.log(p))), rel=1e-14)
     assert g.summary(np.ones((2, 3)), 2)["entropy"] is None
+
+
+@pytest.mark.parametrize(("shape", "L"), [((3, 3), 3), ((4, 4), None), ((2, 3), 2), ((3, 3), 1)])
+def test_summary_agrees_with_the_single_functions(shape, L):
+    W = _rand(shape, 7)
+    out = g.summary(W, L)
+    assert out["log_volume"] == pytest.approx(g.log_volume_density(W, L), rel=1e-13, abs=1e-13)
+    if shape[0] == shape[1]:
+        assert out["entropy"] == pytest.approx(g.orbit_entropy(W, L), rel=1e-13, abs=1e-13)
+    assert out["effective_rank"] == pytest.approx(g.effective_rank(W), rel=1e-13)

@@ -314,31 +314,31 @@ def orthogonal_group_volume(d: int) -> float:
 
 
 def _log_orbit_ratio(s: np.ndarray, L: float | None) -> float:
-    """½ log(van(σ²)/van(σ^{2/L})) pairwise without cancellation; L = None divides by van(log σ²)."""
+    """½ log(van(σ²)/van(σ^{2/L})) pairwise without cancellation; L = None divides by van(log σ²).
+
+    Per pair (h = log of the larger σ, δ = log-ratio ≥ 0): log(σ_i² − σ_j²) = 2h + log(−expm1(−2δ)) and
+    log(σ_i^{2/L} − σ_j^{2/L}) = (2/L)h + log(−expm1(−2δ/L)); their difference tends to (2 − 2/L)h + log L
+    at δ → 0 and is −inf once both σ vanish."""
+    d = s.size
+    if d < 2:
+        return 0.0
     with np.errstate(divide="ignore"):
         ls = np.log(s)
-    total = 0.0
-    d = s.size
-    for i in range(d):
-        for j in range(i + 1, d):
-            hi, lo = max(ls[i], ls[j]), min(ls[i], ls[j])
-            if hi == -np.inf:
-                return -math.inf
-            delta = hi - lo
-            if L is None:
-                # log(σ_i² − σ_j²) − log(log σ_i² − log σ_j²)
-                if delta == 0:
-                    term = 2 * hi
-                else:
-                    term = 2 * hi + math.log(-math.expm1(-2 * delta)) - math.log(2 * delta)
-            elif delta == 0:
-                term = (2 - 2 / L) * hi + math.log(L)
-            elif delta == math.inf:
-                term = (2 - 2 / L) * hi
-            else:
-                term = (2 - 2 / L) * hi + math.log(math.expm1(-2 * delta) / math.expm1(-2 * delta / L))
-            total += 0.5 * term
-    return total
+    i, j = np.triu_indices(d, 1)
+    hi, lo = np.maximum(ls[i], ls[j]), np.minimum(ls[i], ls[j])
+    if np.any(hi == -np.inf):
+        return -math.inf
+    delta = hi - lo
+    pos = delta > 0
+    dd = np.where(pos, delta, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if L is None:
+            tail = np.where(pos, np.log(-np.expm1(-2 * dd)) - np.log(2 * dd), 0.0)
+            terms = np.where(np.isinf(delta), np.inf, 2 * hi + tail)
+        else:
+            ratio = np.where(np.isinf(delta), 1.0, np.expm1(-2 * dd) / np.expm1(-2 * dd / L))
+            terms = (2 - 2 / L) * hi + np.where(pos, np.log(ratio), math.log(L))
+    return float(0.5 * np.sum(terms))
 
 
 def orbit_entropy(W, L, *, constant: bool = True) -> float:
@@ -408,22 +408,32 @@ def orbit_gram_log_volume(factors, *, orthonormal: bool = True) -> float:
 
 
 def summary(W, L) -> dict:
-    """The geometry fields recorded at each checkpoint of a matrix run.
+    """The geometry fields recorded at each checkpoint of a matrix run, from one SVD of W.
 
-    ``log_volume`` (:func:`log_volume_density`), ``entropy`` (:func:`orbit_entropy`, None for
-    rectangular W or L = 1 where the orbit is a point and S = 0 is reported), ``effective_rank``,
-    ``nuclear_norm`` and ``singular_values`` (decreasing).
+    ``log_volume`` (:func:`log_volume_density`), ``entropy`` (:func:`orbit_entropy`; None for rectangular
+    W), ``effective_rank``, ``nuclear_norm`` and ``singular_values`` (decreasing).
     """
     W = _matrix(W)
+    Lf = _depth(L)
+    m, k = W.shape
     s = np.linalg.svd(W, compute_uv=False)
+    with np.errstate(divide="ignore"):
+        ls = np.log(s)
+    lm = np.full(m, -np.inf)
+    lk = np.full(k, -np.inf)
+    lm[: s.size] = ls
+    lk[: s.size] = ls
+    log_volume = float(-0.5 * np.sum(_log_pair_mean(lm[:, None], lk[None, :], Lf))) + 0.0
     ent = None
-    if W.shape[0] == W.shape[1]:
-        ent = orbit_entropy(W, L)
+    if m == k:
+        ent = _log_orbit_ratio(s, Lf)
+        if Lf is not None:
+            ent += (Lf - 1) * orthogonal_group_volume(m)
     tot = float(np.sum(s))
     p = s[s > 0] / tot if tot > 0 else np.zeros(0)
     return {
-        "log_volume": log_volume_density(W, L),
-        "entropy": ent,
+        "log_volume": log_volume,
+        "entropy": float(ent) if ent is not None else None,
         "effective_rank": float(np.exp(-np.sum(p * np.log(p)))) if tot > 0 else 0.0,
         "nuclear_norm": tot,
         "singular_values": s.tolist(),
