@@ -89,7 +89,8 @@ def part2(steps: int):
     Wb = np.asarray(pb[2] @ pb[1] @ pb[0])
     print(f"bare fori_loop: {tb:.3f} s; matrix_descent: {to:.3f} s (+ per-step log loss, 20 geometry checkpoints); "
           f"ratio {to / tb:.2f}×")
-    print(f"max |W − W_bare| = {float(np.max(np.abs(res.predictor - Wb))):.1e}; final loss 1e{res.history['log10_loss'][-1]:.2f}; "
+    diff = float(np.max(np.abs(res.predictor - Wb)))
+    print(f"max |W − W_bare| = {diff:.1e}; final loss 1e{res.history['log10_loss'][-1]:.2f}; "
           f"test error {task.test_error(res.predictor):.3f}")
 
 

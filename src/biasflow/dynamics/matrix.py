@@ -248,7 +248,7 @@ def matrix_flow(model, task: MatrixTask, *, until="1e-12", checkpoints=None, pat
             dense = solver.dense_output()
             while pending and lcur <= pending[0]:
                 lv = pending.pop(0)
-                f = lambda s, lv=lv: logloss(dense(s)) - lv
+                f = lambda s, lv=lv, dense=dense: logloss(dense(s)) - lv
                 ts = brentq(f, prev_t, t, xtol=1e-14 * max(1.0, t), rtol=4 * np.finfo(float).eps) \
                     if f(prev_t) > 0 else prev_t
                 record(ts, dense(ts), lv)

@@ -12,8 +12,8 @@ from ..errors import BiasflowError
 from .base import DualModel, Model, has_dual
 from .conv import Conv, make_conv
 from .dense import Dense, make_dense
-from .matrix import make_matrix
 from .diagonal import Diagonal, UntiedDiagonal
+from .matrix import make_matrix
 from .relu import ReLU2, make_relu
 from .tensor import TensorNetwork, make_tensor
 from .uv import UV, make_uv
