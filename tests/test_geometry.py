@@ -192,3 +192,15 @@ def test_summary_agrees_with_the_single_functions(shape, L):
     if shape[0] == shape[1]:
         assert out["entropy"] == pytest.approx(g.orbit_entropy(W, L), rel=1e-13, abs=1e-13)
     assert out["effective_rank"] == pytest.approx(g.effective_rank(W), rel=1e-13)
+
+
+@pytest.mark.parametrize("L", [2, 3, 5])
+def test_entropy_on_the_rank_one_hyperbola_is_smallest_at_the_corners(L):
+    """On ab = 1 (σ = (σ₁, 0), σ₁ = |a| + 1/|a|) S = ((L−1)/L) log σ₁ + (L−1) log c₂: the orbit entropy
+    alone is MINIMAL at the corners a = ±1 where trained runs end, so a max-entropy selection cannot explain
+    them; the volume density (maximal there, D4) can."""
+    a = np.array([0.5, 1.0, 2.0, 3.0])
+    S = np.array([g.orbit_entropy(np.array([[1.0, x], [1.0 / x, 1.0]]), L, constant=False) for x in a])
+    # the SVD returns σ₂ ~ 1e-17 instead of 0: S moves by ~(σ₂/σ₁)^{2/L} ≤ (1e-16)^{2/5} ≈ 4e-7
+    assert np.allclose(S, ((L - 1) / L) * np.log(a + 1 / a), rtol=0, atol=1e-6)
+    assert np.argmin(S) == 1
