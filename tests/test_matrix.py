@@ -224,3 +224,25 @@ def test_min_nuclear_sensing_recovers_low_rank():
     assert nuc.value <= np.linalg.svd(truth, compute_uv=False).sum() + 1e-7   # a feasible point's norm bounds it
     fro = min_frobenius(t)
     assert fro.residual < 1e-10 and fro.value <= np.linalg.norm(truth) + 1e-12
+
+
+def test_json_outputs_and_task_specs():
+    import json
+
+    from biasflow.dynamics.matrix import descent_json, trajectory_json
+    from biasflow.matrix_data import resolve_task
+
+    t = resolve_task("menon-2x2")
+    m = MF(rows=2, depth=2, init_spec="balanced:eps=0.3")
+    js = trajectory_json(matrix_flow(m, t, until="1e-5"))
+    c = js["checkpoints"][-1]
+    assert len(c["predictor"]) == 2 and len(c["predictor"][0]) == 2          # W as a list of rows
+    assert {"log_volume", "entropy", "effective_rank", "nuclear_norm", "singular_values", "balance_drift"} <= set(c)
+    json.dumps(js)
+    dj = descent_json(matrix_descent(m, t, lr=0.1, steps=50, record_every=25))
+    assert [r["step"] for r in dj["checkpoints"]] == [0, 25, 50] and len(dj["predictor"]) == 2
+    json.dumps(dj)
+    assert resolve_task("lowrank:m=5,k=4,rank=2,fraction=0.5,seed=3").shape == (5, 4)
+    with pytest.raises(BiasflowError, match="unknown or empty option"):
+        resolve_task("lowrank:q=1")
+    assert resolve_task("sparse").kind == "vector"

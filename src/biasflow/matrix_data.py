@@ -297,5 +297,53 @@ def low_rank_completion(m: int, k: int, rank: int, fraction: float, seed: int = 
                       name=f"lowrank-{m}x{k}-r{rank}-p{fraction:g}-s{seed}")
 
 
-__all__ = ["KINDS", "MatrixTask", "completion", "from_dataset", "load_task", "low_rank_completion",
+BUILTIN_TASKS = ("menon-2x2", "menon-3x3", "lowrank")
+
+
+def _lowrank_spec(text: str) -> MatrixTask:
+    """``lowrank:m=30,k=30,rank=3,fraction=0.35,seed=1`` (defaults 30, m, 3, 0.35, 0; Frobenius norm √rank)."""
+    opts = {"m": 30, "k": None, "rank": 3, "fraction": 0.35, "seed": 0}
+    body = text.split(":", 1)[1] if ":" in text else ""
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        key, _, val = part.partition("=")
+        if key not in opts or not val:
+            raise BiasflowError(f"--data {text}: unknown or empty option {part!r}; use m, k, rank, fraction, seed")
+        try:
+            opts[key] = float(val) if key == "fraction" else int(val)
+        except ValueError:
+            raise BiasflowError(f"--data {text}: {key} must be a number (got {val!r})") from None
+    k = opts["k"] or opts["m"]
+    return low_rank_completion(opts["m"], k, opts["rank"], opts["fraction"], seed=opts["seed"],
+                               frobenius=math.sqrt(opts["rank"]))
+
+
+def resolve_task(spec: str) -> MatrixTask:
+    """A matrix task from ``--data``: an ``.npz`` with mask+values or A+b, a built-in (``menon-2x2``,
+    ``menon-3x3``, ``lowrank:m=30,rank=3,fraction=0.35,seed=1``), or any regression data set of
+    :func:`biasflow.data.resolve` as the 1-column case.
+
+    >>> resolve_task("menon-2x2").shape
+    (2, 2)
+    >>> resolve_task("lowrank:m=6,rank=2,fraction=0.5").n
+    18
+    """
+    text = str(spec)
+    if text == "menon-2x2":
+        return menon_2x2()
+    if text == "menon-3x3":
+        return menon_3x3()
+    if text == "lowrank" or text.startswith("lowrank:"):
+        return _lowrank_spec(text)
+    p = Path(text)
+    if p.suffix.lower() == ".npz" and p.exists():
+        with np.load(p, allow_pickle=False) as z:
+            names = set(z.files)
+        if names & {"mask", "values", "A", "b"}:
+            return load_task(p)
+    from .data import resolve
+
+    return from_dataset(resolve(text, task="regression"))
+
+
+__all__ = ["BUILTIN_TASKS", "KINDS", "resolve_task", "MatrixTask", "completion", "from_dataset", "load_task", "low_rank_completion",
            "menon_2x2", "menon_3x3", "sensing"]

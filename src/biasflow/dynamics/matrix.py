@@ -468,5 +468,28 @@ def descent_ensemble(model, task: MatrixTask, *, lr: float, seeds, until="1e-12"
                           until_log10=target, seconds=time.perf_counter() - t0)
 
 
-__all__ = ["PATHS", "EnsembleResult", "balance", "descent_ensemble", "factor_gradients", "matrix_descent",
+GEOMETRY_FIELDS = ("log_volume", "entropy", "effective_rank", "nuclear_norm", "singular_values")
+
+
+def trajectory_json(traj: Trajectory) -> dict:
+    """``traj.to_json()`` with each checkpoint's predictor as the m×k matrix W (a list of rows) and its
+    geometry fields, balancedness drift and flow time ``t``."""
+    out = traj.to_json()
+    for c, cp in zip(out["checkpoints"], traj.checkpoints, strict=True):
+        c["predictor"] = np.asarray(cp.predictor, dtype=float).tolist()
+        for key in (*GEOMETRY_FIELDS, "balance_drift", "t"):
+            if key in cp.extra:
+                c[key] = cp.extra[key]
+    return out
+
+
+def descent_json(res: DescentResult) -> dict:
+    """``res.to_json()`` with W as a list of rows and the recorded checkpoints (step, loss, geometry)."""
+    out = res.to_json()
+    out["predictor"] = np.asarray(res.predictor, dtype=float).tolist()
+    out["checkpoints"] = list(res.history.get("checkpoints", []))
+    return out
+
+
+__all__ = ["GEOMETRY_FIELDS", "PATHS", "EnsembleResult", "descent_json", "trajectory_json", "balance", "descent_ensemble", "factor_gradients", "matrix_descent",
            "matrix_flow"]
