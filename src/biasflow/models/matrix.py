@@ -235,14 +235,28 @@ class MatrixFactorization:
         return summary(np.asarray(self.matrix(params)), self.depth)
 
 
-def make_matrix(d=None, depth=None, width=None, alpha=None, shape=None, seed=0, rows=None, cols=None,
+def make_matrix(d, depth=None, width=None, alpha=None, shape=None, seed=0, rows=None, cols=None,
                 widths=None, init=None, **_) -> MatrixFactorization:
-    """Factory for :data:`biasflow.models.MODELS`: ``--model matrix [--rows m --cols k] [--depth L]
-    [--widths h1,..] [--init gaussian:eps=0.01]``; ``d`` alone means a square d×d matrix."""
+    """Factory for :data:`biasflow.models.MODELS`: ``--model matrix [--depth L] [--widths h1,..]
+    [--init gaussian:eps=0.01]``, with the shape of W from ``rows``/``cols`` (the data's) so that
+    rows·cols = d; without them W is the d×1 column of a deep linear network on vectors.
+    ``--alpha ε`` is shorthand for ``--init gaussian:eps=ε`` (``--init`` wins); ``--width h`` sets every
+    inner size.
+
+    >>> make_matrix(6, depth=3).shape, make_matrix(6, rows=2, cols=3).shape
+    ((6, 1), (2, 3))
+    """
     if shape is not None:
         raise BiasflowError("the matrix model takes no --shape; its initialization is --init KIND:eps=ε")
-    m = int(rows if rows is not None else (d if d is not None else 2))
-    kw = {"rows": m, "cols": int(cols or 0), "depth": 2 if depth is None else int(depth), "seed": int(seed)}
+    d = int(d)
+    if rows is None and cols is None:
+        m, k = d, 1
+    else:
+        m = int(rows) if rows is not None else d // int(cols)
+        k = int(cols) if cols is not None else d // int(rows)
+        if m * k != d:
+            raise BiasflowError(f"matrix model: rows × cols = {m}×{k} does not match the data's {d} entries")
+    kw = {"rows": m, "cols": k, "depth": 2 if depth is None else int(depth), "seed": int(seed)}
     if widths is not None:
         kw["widths"] = widths
     elif width is not None:
