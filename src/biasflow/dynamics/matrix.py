@@ -399,8 +399,9 @@ class EnsembleResult:
 
     Attributes:
         seeds: (R,) the seeds; W: (R, m, k) the final end-to-end matrices; log10_loss: (R,) final losses;
-        steps: (R,) steps taken by each run; status: per run ``ok`` (reached the target), ``max_steps`` or
-        ``diverged``; lr, until: the step size and target.
+        steps: (R,) steps taken by each run (solver steps for flows); status: per run ``ok`` (reached the
+        target), ``max_steps`` or ``diverged``; lr, until: the step size (0 for flows) and target;
+        method: ``descent`` or ``flow``; times: (R,) flow times at the target (flows only).
     """
 
     seeds: np.ndarray
@@ -411,6 +412,8 @@ class EnsembleResult:
     lr: float
     until_log10: float
     seconds: float = 0.0
+    method: str = "descent"
+    times: np.ndarray | None = None
 
     def rows(self) -> list[dict]:
         """One dict per run (for the results store): ``predictor`` is vec(W) row-major, with ``rows``/``cols``."""
@@ -418,9 +421,12 @@ class EnsembleResult:
         for i in range(len(self.seeds)):
             W = self.W[i]
             s = np.linalg.svd(W, compute_uv=False)
-            out.append({"seed": int(self.seeds[i]), "status": self.status[i], "steps": int(self.steps[i]),
+            out.append({"seed": int(self.seeds[i]), "method": self.method, "status": self.status[i],
+                        "steps": int(self.steps[i]),
                         "log10_loss": float(self.log10_loss[i]), "predictor": W.ravel().tolist(),
                         "rows": int(W.shape[0]), "cols": int(W.shape[1]), "singular_values": s.tolist()})
+            if self.times is not None:
+                out[-1]["log10_time"] = math.log10(float(self.times[i])) if self.times[i] > 0 else -math.inf
         return out
 
 
@@ -491,5 +497,62 @@ def descent_json(res: DescentResult) -> dict:
     return out
 
 
-__all__ = ["GEOMETRY_FIELDS", "PATHS", "EnsembleResult", "descent_json", "trajectory_json", "balance", "descent_ensemble", "factor_gradients", "matrix_descent",
+@functools.lru_cache(maxsize=16)
+def _compiled_flow_batch(model, task, target_log10, rtol, atol, t_max, max_steps):
+    import diffrax
+    import optimistix as optx
+
+    loss = _jax_loss_fn(model, task)
+    grad = jax.grad(loss)
+
+    def field(t, y, args):
+        return jax.tree_util.tree_map(jnp.negative, grad(y))
+
+    def level(t, y, args, **kwargs):
+        return jnp.log10(loss(y)) - target_log10
+
+    event = diffrax.Event(level, root_finder=optx.Newton(rtol=1e-10, atol=1e-10))
+
+    def solve(y0):
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(field), diffrax.Dopri8(), t0=0.0, t1=t_max, dt0=None, y0=y0,
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), event=event, max_steps=max_steps,
+            saveat=diffrax.SaveAt(t1=True), throw=False)
+        # the root finder may report "max steps" although it located the level: the level is checked below
+        fired = jnp.any(jnp.stack(jax.tree_util.tree_leaves(sol.event_mask)))
+        return jax.tree_util.tree_map(lambda x: x[0], sol.ys), sol.ts[0], fired, sol.stats["num_steps"]
+
+    return jax.jit(jax.vmap(solve))
+
+
+@_one_blas_thread
+def flow_ensemble(model, task: MatrixTask, *, seeds, until="1e-12", rtol: float = 1e-10, atol: float = 1e-12,
+                  t_max: float = 1e7, max_steps: int = 100_000) -> EnsembleResult:
+    """R gradient FLOWS (one per seed) in one compiled, vmapped program: diffrax's adaptive Dopri8 with a PID
+    step-size controller (each run keeps its own step size), stopped by an event at the exact loss level
+    ``until`` (Newton root finding on log10 ℒ). Agrees with :func:`matrix_flow` (SciPy DOP853) at the
+    target to ~1e-11 on the 2×2 problem. Runs that reach ``t_max`` or ``max_steps`` first get status
+    ``max_steps``."""
+    _check(model, task)
+    seeds = np.arange(int(seeds)) if np.ndim(seeds) == 0 else np.asarray(seeds, dtype=np.int64)
+    if seeds.size == 0:
+        raise BiasflowError("flow_ensemble needs at least one seed")
+    if not (0 < rtol < 1):
+        raise BiasflowError(f"rtol must lie in (0, 1) (got {rtol!r})")
+    target = _level(until, "until")
+    t0 = time.perf_counter()
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    params = jax.vmap(model.init)(keys)
+    solve = _compiled_flow_batch(model, task, float(target), float(rtol), float(atol), float(t_max), int(max_steps))
+    ys, ts, ok, nsteps = solve(params)
+    Ws = np.asarray(jax.vmap(model.matrix)(ys))
+    l10 = np.array([task.log10_loss(W) for W in Ws])
+    ok = np.asarray(ok) & (np.abs(l10 - target) <= 1e-6)    # the event fired AT the level (checked in NumPy)
+    status = ["ok" if o else "max_steps" for o in ok]
+    return EnsembleResult(seeds=seeds, W=Ws, log10_loss=l10, steps=np.asarray(nsteps), status=status, lr=0.0,
+                          until_log10=target, seconds=time.perf_counter() - t0, method="flow",
+                          times=np.asarray(ts))
+
+
+__all__ = ["GEOMETRY_FIELDS", "flow_ensemble", "PATHS", "EnsembleResult", "descent_json", "trajectory_json", "balance", "descent_ensemble", "factor_gradients", "matrix_descent",
            "matrix_flow"]
