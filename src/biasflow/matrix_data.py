@@ -345,5 +345,7 @@ def resolve_task(spec: str) -> MatrixTask:
     return from_dataset(resolve(text, task="regression"))
 
 
-__all__ = ["BUILTIN_TASKS", "KINDS", "resolve_task", "MatrixTask", "completion", "from_dataset", "load_task", "low_rank_completion",
-           "menon_2x2", "menon_3x3", "sensing"]
+__all__ = [
+    "BUILTIN_TASKS", "KINDS", "MatrixTask", "completion", "from_dataset", "load_task", "low_rank_completion",
+    "menon_2x2", "menon_3x3", "resolve_task", "sensing",
+]

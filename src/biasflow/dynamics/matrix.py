@@ -554,5 +554,7 @@ def flow_ensemble(model, task: MatrixTask, *, seeds, until="1e-12", rtol: float 
                           times=np.asarray(ts))
 
 
-__all__ = ["GEOMETRY_FIELDS", "flow_ensemble", "PATHS", "EnsembleResult", "descent_json", "trajectory_json", "balance", "descent_ensemble", "factor_gradients", "matrix_descent",
-           "matrix_flow"]
+__all__ = [
+    "GEOMETRY_FIELDS", "PATHS", "EnsembleResult", "balance", "descent_ensemble", "descent_json", "factor_gradients",
+    "flow_ensemble", "matrix_descent", "matrix_flow", "trajectory_json",
+]
