@@ -155,6 +155,14 @@ def check_claims(stats, prof, fa, fr, e3, cands, nuc3) -> list[Claim]:
             f"{100 * s['rank1']:.1f}% rank 1; {100 * s['on_segment']:.1f}% within 0.05 of the segment; median |a − b| = "
             f"{s['median_asym']:.1e}, median |log|a|| = {s['median_log_a']:.2f}",
             s["rank1"] <= 0.20 and s["on_segment"] >= 0.8, SRC_CMV + "; Gunasekar et al. 2017"))
+    if (4, 0.1) in stats and (3, 0.3) in stats:
+        a, b, c = stats[(4, 0.1)], stats[(3, 0.3)], stats[(3, 0.03)]
+        claims.append(Claim(
+            "Deeper is stronger, larger ε weaker: at L = 4, ε = 0.1 at least 95% of runs end at a corner; at L = 3, "
+            "ε = 0.3 clearly fewer than at ε = 0.03 (at most 80%)",
+            f"L = 4, ε = 0.1: {100 * a['corner']:.1f}% at a corner ({100 * a['rank1']:.1f}% rank 1); L = 3, ε = 0.3: "
+            f"{100 * b['corner']:.1f}% ({100 * b['rank1']:.1f}% rank 1) vs {100 * c['corner']:.1f}% at ε = 0.03",
+            a["corner"] >= 0.95 and b["corner"] <= 0.8, SRC_CMV))
     ok, parts = True, []
     for L, (grid, vals) in prof.items():
         amax = float(grid[int(np.argmax(vals))])
