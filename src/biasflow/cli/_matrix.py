@@ -109,7 +109,8 @@ def predict_command(model_name, data, *, trajectory, as_json) -> int:
         try:
             run = json.loads(Path(trajectory).read_text())
         except (OSError, ValueError) as e:
-            raise BiasflowError(f"cannot read --trajectory {trajectory!r} as a flow/descent --json result ({e})") from None
+            raise BiasflowError(
+                f"cannot read --trajectory {trajectory!r} as a flow/descent --json result ({e})") from None
         cps = run.get("checkpoints") or [run]
         rows = []
         for c in cps:
