@@ -381,7 +381,7 @@ def matrix_descent(model, task: MatrixTask, *, lr: float, steps: int, until=None
     if status == "diverged":
         message = (f"diverged after {int(k)} steps (the loss became non-finite or rose {divergence_decades:g} "
                    "decades above the start); the last finite state is kept")
-    elif bool(done):
+    elif math.isfinite(target) and l10_all[-1] <= target:
         message = f"reached loss 1e{target:.6g} after {int(k)} steps"
     else:
         message = f"ran {int(k)} steps; loss 1e{l10_all[-1]:.4g}"

@@ -268,4 +268,14 @@ def make_matrix(d, depth=None, width=None, alpha=None, shape=None, seed=0, rows=
     return MatrixFactorization(**kw)
 
 
+def _task_from(spec: str):
+    """Capability of the factory: ``--data`` for this model is a matrix task
+    (:func:`biasflow.matrix_data.resolve_task`)."""
+    from ..matrix_data import resolve_task
+
+    return resolve_task(spec)
+
+
+make_matrix.task_from = _task_from
+
 __all__ = ["INITS", "MatrixFactorization", "make_matrix", "parse_init"]
