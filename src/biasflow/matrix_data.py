@@ -317,6 +317,22 @@ def _lowrank_spec(text: str) -> MatrixTask:
                                frobenius=math.sqrt(opts["rank"]))
 
 
+def is_matrix_spec(spec) -> bool:
+    """True when ``--data`` names a matrix task: a built-in matrix task or an ``.npz`` with mask/values or A/b
+    (vector data sets are read by :func:`biasflow.data.resolve`)."""
+    text = str(spec)
+    if text in ("menon-2x2", "menon-3x3", "lowrank") or text.startswith("lowrank:"):
+        return True
+    p = Path(text)
+    if p.suffix.lower() != ".npz" or not p.is_file():
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return bool(set(z.files) & {"mask", "values", "A"})
+    except Exception:  # noqa: BLE001 — unreadable files are reported by the loader that reads them
+        return False
+
+
 def resolve_task(spec: str) -> MatrixTask:
     """A matrix task from ``--data``: an ``.npz`` with mask+values or A+b, a built-in (``menon-2x2``,
     ``menon-3x3``, ``lowrank:m=30,rank=3,fraction=0.35,seed=1``), or any regression data set of
@@ -346,6 +362,6 @@ def resolve_task(spec: str) -> MatrixTask:
 
 
 __all__ = [
-    "BUILTIN_TASKS", "KINDS", "MatrixTask", "completion", "from_dataset", "load_task", "low_rank_completion",
-    "menon_2x2", "menon_3x3", "resolve_task", "sensing",
+    "BUILTIN_TASKS", "KINDS", "MatrixTask", "completion", "from_dataset", "is_matrix_spec", "load_task",
+    "low_rank_completion", "menon_2x2", "menon_3x3", "resolve_task", "sensing",
 ]

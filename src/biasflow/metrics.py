@@ -547,3 +547,37 @@ for _name, _def, _unit in [
     ("reasons", "why a metric of this row is null: JSON object {column: reason}", "JSON text"),
 ]:
     register(Metric(_name, _def, _unit, "bookkeeping"))
+
+# columns of deep matrix factorization runs (biasflow.geometry, biasflow.dynamics.matrix, biasflow.bias.matrix)
+_CMV = "Cohen, Menon & Veraszto 2023; Menon 2024"
+for _name, _def, _unit, _src in [
+    ("log_volume", "log √det g_L(W) = −½ Σ_il log λ_il: log density of the Riemannian volume of the depth-L metric "
+     "w.r.t. Lebesgue dW", "log of a density; +inf at rank deficiency (L ≥ 2)", _CMV),
+    ("entropy", "S(W) = log vol(O_W) = (L−1) log vol(O_d) + ½ log(van(σ²)/van(σ^{2/L})), square W (else null)",
+     "log of a volume; −inf once two σ vanish", "Menon & Yu 2025"),
+    ("effective_rank", "exp(−Σ p_i log p_i), p_i = σ_i/Σσ: Roy & Vetterli's effective rank of W", "1 … min(m, k)",
+     "Roy & Vetterli 2007; Arora et al. 2019"),
+    ("nuclear_norm", "‖W‖_* = Σ σ_i", "same unit as W", "definition"),
+    ("singular_values", "σ₁ ≥ σ₂ ≥ … of the end-to-end matrix W", "list of floats ≥ 0", "definition"),
+    ("balance_drift", "max_p ‖D_p − D_p(0)‖_F, D_p = W_{p+1}ᵀW_{p+1} − W_pW_pᵀ (0 for exact gradient flow)",
+     "same unit as W^{2/L}", "Arora, Cohen & Hazan 2018"),
+    ("t", "the gradient-flow time at the checkpoint", "time ≥ 0", "definition"),
+    ("dist_nuclear", "‖W − W_*‖_F/‖W_*‖_F, W_* the minimum-nuclear-norm completion (Clarabel)", "relative distance",
+     "Gunasekar et al. 2017"),
+    ("dist_frobenius", "‖W − W_F‖_F/‖W_F‖_F, W_F the minimum-Frobenius completion", "relative distance",
+     "definition"),
+    ("dist_low_rank", "min over the lowest-rank completions found (ALS + SLSQP) of ‖W − W_r‖_F/‖W_r‖_F",
+     "relative distance", _CMV),
+    ("nearest_low_rank", "name of the nearest low-rank candidate (rank_r or rank_r_j)", "text", "definition"),
+    ("steps", "number of gradient-descent steps (or adaptive solver steps for flows) a run took", "count",
+     "definition"),
+    ("dynamics", "how an ensemble run was trained", "descent | flow", "bookkeeping"),
+    ("rows", "m, rows of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("cols", "k, columns of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("experiment", "name of the reproduction that wrote the row", "text", "bookkeeping"),
+    ("task", "matrix task of a reproduction (e.g. 2x2, 3x3)", "text", "bookkeeping"),
+    ("eps", "initialization scale ε of the factors (i.i.d. N(0, ε²) entries)", "> 0", "bookkeeping"),
+    ("a", "W₁₂ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
+    ("b", "W₂₁ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
+]:
+    register(Metric(_name, _def, _unit, _src))

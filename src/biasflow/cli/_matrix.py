@@ -15,15 +15,31 @@ from ..levels import format_level
 from ._common import emit, stderr
 
 
-def task_loader(model_name: str):
-    """The ``task_from`` capability of model ``model_name``'s factory, or None."""
+def matrix_task(model_name: str | None, data: str):
+    """``--data`` as a matrix task when model ``model_name``'s factory has the ``task_from`` capability and
+    the data name one (completion, sensing); otherwise None (the generic paths take the data)."""
     from ..models import MODELS
 
-    entry = MODELS.get(model_name)
+    entry = MODELS.get(model_name) if model_name is not None else None
     if entry is None:
         return None
-    factory = entry.load() if hasattr(entry, "load") else entry
-    return getattr(factory, "task_from", None)
+    loader = getattr(entry.load(), "task_from", None)
+    return loader(data) if loader is not None else None
+
+
+def trajectory_model(path) -> str | None:
+    """The model name recorded in a ``--json`` result file, or None (unreadable files are left to the caller)."""
+    import json
+    from pathlib import Path
+
+    if path is None:
+        return None
+    try:
+        run = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    model = run.get("model") if isinstance(run, dict) else None
+    return model.get("model") if isinstance(model, dict) else None
 
 
 def _square(loss) -> None:
@@ -52,11 +68,10 @@ def _rows(W) -> str:
     return "[" + "; ".join(", ".join(f"{v:.4g}" for v in row) for row in W) + "]"
 
 
-def flow_command(model_name, data, *, loss, until, checkpoints, method, as_json, model_opts) -> int:
+def flow_command(model_name, task, *, loss, until, checkpoints, method, as_json, model_opts) -> int:
     from ..dynamics.matrix import matrix_flow, trajectory_json
 
     _square(loss)
-    task = task_loader(model_name)(data)
     net = build(model_name, task, model_opts)
     path = "riemannian" if method == "riemannian" else "factors"
     if method not in ("auto", "autodiff", "factors", "riemannian"):
@@ -73,7 +88,7 @@ def flow_command(model_name, data, *, loss, until, checkpoints, method, as_json,
     return 0 if traj.status == "ok" else 3
 
 
-def descent_command(model_name, data, *, loss, lr, steps, as_json, model_opts, schedule=None,
+def descent_command(model_name, task, *, loss, lr, steps, as_json, model_opts, schedule=None,
                     batch_size=None, sharpness_every=0) -> int:
     from ..dynamics.matrix import descent_json, matrix_descent
 
@@ -81,7 +96,6 @@ def descent_command(model_name, data, *, loss, lr, steps, as_json, model_opts, s
     if schedule or batch_size or sharpness_every:
         raise BiasflowError("--model matrix runs full-batch gradient descent at a constant rate; drop "
                             "--schedule/--batch-size/--sharpness-every")
-    task = task_loader(model_name)(data)
     net = build(model_name, task, model_opts)
     res = matrix_descent(net, task, lr=lr, steps=steps)
 
@@ -94,7 +108,7 @@ def descent_command(model_name, data, *, loss, lr, steps, as_json, model_opts, s
     return 0 if res.status == "ok" else 3
 
 
-def predict_command(model_name, data, *, trajectory, as_json) -> int:
+def predict_command(model_name, task, *, trajectory, as_json) -> int:
     import json
     from pathlib import Path
 
@@ -102,7 +116,6 @@ def predict_command(model_name, data, *, trajectory, as_json) -> int:
 
     from ..bias.matrix import distances, predict_matrix
 
-    task = task_loader(model_name)(data)
     preds = predict_matrix(task)
     out = {"task": task.config(), "predictions": [p.to_json() for p in preds]}
     if trajectory:

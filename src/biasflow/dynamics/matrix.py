@@ -421,7 +421,7 @@ class EnsembleResult:
         for i in range(len(self.seeds)):
             W = self.W[i]
             s = np.linalg.svd(W, compute_uv=False)
-            out.append({"seed": int(self.seeds[i]), "method": self.method, "status": self.status[i],
+            out.append({"seed": int(self.seeds[i]), "dynamics": self.method, "status": self.status[i],
                         "steps": int(self.steps[i]),
                         "log10_loss": float(self.log10_loss[i]), "predictor": W.ravel().tolist(),
                         "rows": int(W.shape[0]), "cols": int(W.shape[1]), "singular_values": s.tolist()})

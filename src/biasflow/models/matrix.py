@@ -269,11 +269,12 @@ def make_matrix(d, depth=None, width=None, alpha=None, shape=None, seed=0, rows=
 
 
 def _task_from(spec: str):
-    """Capability of the factory: ``--data`` for this model is a matrix task
-    (:func:`biasflow.matrix_data.resolve_task`)."""
-    from ..matrix_data import resolve_task
+    """Capability of the factory: ``--data`` naming a matrix task (completion or sensing: a built-in or an
+    ``.npz`` with mask/values or A/b) is read as one (:func:`biasflow.matrix_data.resolve_task`); None for
+    vector data sets, which train through the generic paths as the 1-column case."""
+    from ..matrix_data import is_matrix_spec, resolve_task
 
-    return resolve_task(spec)
+    return resolve_task(spec) if is_matrix_spec(spec) else None
 
 
 make_matrix.task_from = _task_from
