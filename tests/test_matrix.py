@@ -278,3 +278,11 @@ def test_one_column_case_matches_the_generic_autodiff_flow():
     b = matrix_flow(m, from_dataset(ds), until="1e-10")
     assert a.status == b.status == "ok"
     assert np.max(np.abs(a.final.predictor - b.final.predictor.ravel())) < 1e-8
+
+
+def test_min_nuclear_on_inconsistent_measurements_is_a_status():
+    A = np.zeros((2, 1, 1))
+    A[:, 0, 0] = 1.0
+    t = sensing(A, [1.0, 2.0])                       # W = 1 and W = 2: no exact fit
+    p = min_nuclear_norm(t)
+    assert p.status in ("invalid_input", "failed") and p.message and not math.isnan(p.value)

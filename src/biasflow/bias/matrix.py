@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..errors import BiasflowError
+from ..errors import BiasflowError, Status
 from ..matrix_data import MatrixTask
 
 
@@ -37,14 +37,15 @@ class MatrixPrediction:
     Attributes:
         name: ``min_nuclear``, ``min_frobenius`` or ``rank_r`` (a low-rank candidate, suffix ``_j`` when
             several); W: the m×k matrix; value: its norm (nuclear or Frobenius) where defined;
-        status: ``ok`` or the solver's failure; gap: certified duality gap (nuclear norm) or 0;
+        status: :class:`~biasflow.errors.Status` (``ok``, ``inaccurate``, ``invalid_input`` when no matrix
+            fits the measurements, ``failed``); gap: certified duality gap (nuclear norm) or 0;
         residual: max |⟨A_i, W⟩ − b_i|; rank: numerical rank (σ > 1e-8·σ₁).
     """
 
     name: str
     W: np.ndarray
     value: float
-    status: str = "ok"
+    status: str = Status.OK
     gap: float = 0.0
     residual: float = 0.0
     rank: int = 0
@@ -52,7 +53,7 @@ class MatrixPrediction:
 
     def to_json(self) -> dict:
         return {"name": self.name, "W": np.asarray(self.W).tolist(), "value": float(self.value),
-                "status": self.status, "gap": float(self.gap), "residual": float(self.residual),
+                "status": str(self.status), "gap": float(self.gap), "residual": float(self.residual),
                 "rank": int(self.rank), "message": self.message}
 
 
@@ -95,11 +96,13 @@ def min_nuclear_norm(task: MatrixTask, *, tol: float = 1e-10) -> MatrixPredictio
     try:
         prob.solve(solver=cp.CLARABEL, tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol)
     except cp.error.SolverError as e:
-        return MatrixPrediction("min_nuclear", np.full((m, k), np.nan), math.nan, status="solver_failed",
-                                message=str(e).splitlines()[0])
+        return MatrixPrediction("min_nuclear", np.zeros((m, k)), math.inf, status=Status.FAILED,
+                                message=f"Clarabel failed: {str(e).splitlines()[0]}")
     if X.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
-        return MatrixPrediction("min_nuclear", np.zeros((m, k)), math.nan, status=f"solver_{prob.status}",
-                                message=f"Clarabel returned {prob.status}")
+        bad = Status.INVALID_INPUT if "infeasible" in str(prob.status) else Status.FAILED
+        why = "no matrix fits the measurements exactly" if bad == Status.INVALID_INPUT else "no solution"
+        return MatrixPrediction("min_nuclear", np.zeros((m, k)), math.inf, status=bad,
+                                message=f"Clarabel returned {prob.status}: {why}")
     W = np.array(X.value, dtype=np.float64)
     nu = np.asarray(cons[0].dual_value, dtype=np.float64).reshape(-1)
     primal = float(np.sum(np.linalg.svd(W, compute_uv=False)))
@@ -113,7 +116,7 @@ def min_nuclear_norm(task: MatrixTask, *, tol: float = 1e-10) -> MatrixPredictio
         dual = float(task.b @ v) / scale
         gap = min(gap, primal - dual)
     res = float(np.max(np.abs(task.residual(W))))
-    status = "ok" if prob.status == "optimal" else "inaccurate"
+    status = Status.OK if prob.status == "optimal" else Status.INACCURATE
     return MatrixPrediction("min_nuclear", W, primal, status=status, gap=max(gap, 0.0), residual=res,
                             rank=_rank(W, 1e-6), message=f"Clarabel {prob.status}; duality gap {gap:.2e}")
 
