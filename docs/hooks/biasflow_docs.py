@@ -1,0 +1,248 @@
+"""MkDocs hook: pages generated at build time from the package itself, so they cannot drift.
+
+A page asks for generated content with an HTML comment on a line of its own:
+
+- ``<!-- biasflow:columns -->`` — the reference of result columns, from ``biasflow.metrics.METRICS``;
+- ``<!-- biasflow:cli -->`` — every command and option of the typer app;
+- ``<!-- biasflow:reproduction NAME -->`` — a reproduction's title, description, claims (read from the
+  module registered in ``biasflow.experiments.EXPERIMENTS``), run time and how to run it.
+
+The same functions are used by ``tests/test_docs.py``. Unknown markers fail the build (strict), and so does
+a column without a definition.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+
+MARKER = re.compile(r"^<!--\s*biasflow:(\w+)(?:\s+([\w-]+))?\s*-->\s*$", re.MULTILINE)
+
+# Measured run times of the reproductions (2 cores, seconds): `biasflow reproduce NAME --quick` and
+# `biasflow reproduce NAME`, as listed in the README's benchmark section. Update both together.
+TIMINGS: dict[str, tuple[str, str]] = {
+    "moroshko2020": ("28 s", "46 s"),
+    "woodworth2020": ("18 s", "98 s"),
+    "azulay2021": ("5 s", "59 s"),
+    "yun2021": ("≈ 60 s", "34 s"),
+    "huang2020": ("≈ 90 s", "121 s"),
+}
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _md_escape_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_RST_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr):`~?([^`]+)`")
+
+
+def rst_to_md(text: str) -> str:
+    """Docstring text (reST-ish) to Markdown: roles and double backticks become code spans."""
+    text = _RST_ROLE.sub(r"`\1`", text)
+    return text.replace("``", "`")
+
+
+_THEORY_REF = re.compile(r"docs/theory/([\w-]+)\.md((?: §[\d.]+(?:[–-][\d.§]+)?(?:, §[\d.]+)*)?)")
+
+
+def link_theory(text: str, prefix: str = "../") -> str:
+    """Turn the plain references ``docs/theory/PAGE.md §N`` used in docstrings into links."""
+    return _THEORY_REF.sub(lambda m: f"[{m.group(1)}{m.group(2)}]({prefix}theory/{m.group(1)}.md)", text)
+
+
+# ------------------------------------------------------------------------------------------- columns
+def metrics_registry() -> dict:
+    """``biasflow.metrics.METRICS`` (name → Metric(name, definition, unit, source))."""
+    try:
+        from biasflow.metrics import METRICS
+    except ImportError:  # TEMPORARY until the metrics registry lands: the columns of bias.compare
+        from types import SimpleNamespace
+
+        from biasflow.bias.compare import COLUMNS
+
+        return {k: SimpleNamespace(name=k, definition=v, unit="", source="") for k, v in COLUMNS.items()}
+    return dict(METRICS)
+
+
+def columns_markdown() -> str:
+    metrics = metrics_registry()
+    missing = [k for k, m in metrics.items() if not str(getattr(m, "definition", "")).strip()]
+    if missing:
+        raise ValueError(f"metrics without a definition: {', '.join(missing)}")
+    lines = [
+        f"{len(metrics)} entries, generated from `biasflow.metrics.METRICS` when this site was built. "
+        "The same text is printed by `biasflow results --describe COLUMN`.",
+        "",
+        "| column | definition | unit / range | source |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(metrics, key=str.lower):
+        m = metrics[name]
+        cell = f'<span id="{name}"></span>`{name}`'
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    cell,
+                    _md_escape_cell(link_theory(getattr(m, "definition", ""))),
+                    _md_escape_cell(getattr(m, "unit", "") or "—"),
+                    _md_escape_cell(link_theory(getattr(m, "source", "") or "—")),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def cli_commands():
+    """(name, click command) pairs of the ``biasflow`` app, in registration order."""
+    import typer
+
+    from biasflow.cli import app
+
+    group = typer.main.get_command(app)
+    return group, list(group.commands.items())
+
+
+def _param_row(p) -> str:
+    kind = getattr(p, "param_type_name", "option")
+    if kind == "argument":
+        names = f"`{p.human_readable_name}`"
+    else:
+        names = ", ".join(f"`{o}`" for o in [*p.opts, *getattr(p, "secondary_opts", [])])
+    typ = getattr(p.type, "name", str(p.type))
+    if getattr(p, "is_flag", False):
+        typ = "flag"
+    default = p.default
+    if callable(default) or default is None or kind == "argument" and p.required:
+        dflt = "required" if p.required else "—"
+    else:
+        dflt = f"`{default}`"
+    help_ = getattr(p, "help", None) or ""
+    return "| " + " | ".join([names, _md_escape_cell(typ), _md_escape_cell(dflt), _md_escape_cell(help_)]) + " |"
+
+
+def cli_markdown() -> str:
+    group, commands = cli_commands()
+    ctx0 = group.context_class(group, info_name="biasflow")
+    out = [
+        "Generated from the typer app (`biasflow.cli.app`) when this site was built: every command, "
+        "every option. Every command takes `--json` (one JSON object on stdout; progress on stderr). "
+        "Bad input prints one line on stderr and exits with status 2.",
+        "",
+        "| command | what it does |",
+        "|---|---|",
+    ]
+    for name, cmd in commands:
+        short = (cmd.short_help or (cmd.help or "").strip().split("\n")[0]).strip()
+        out.append(f"| [`{name}`](#{name}) | {_md_escape_cell(short)} |")
+    for name, cmd in commands:
+        ctx = cmd.context_class(cmd, info_name=name, parent=ctx0)
+        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        out += ["", f"## {name}", "", "```text", f"biasflow {name} {usage}", "```", ""]
+        if cmd.help:
+            out += [re.sub(r"\s*\n\s*", " ", cmd.help.strip().split("\n\n")[0]), ""]
+            rest = cmd.help.strip().split("\n\n")[1:]
+            out += [r.strip() + "\n" for r in rest]
+        rows = [p for p in cmd.params if p.name != "help"]
+        out += ["| option | type | default | meaning |", "|---|---|---|---|"]
+        out += [_param_row(p) for p in rows]
+        out.append("| `--help` | flag | — | show the command's help and exit |")
+    return "\n".join(out)
+
+
+# -------------------------------------------------------------------------------------- reproductions
+def experiments() -> dict[str, str]:
+    from biasflow.experiments import EXPERIMENTS
+
+    return dict(EXPERIMENTS)
+
+
+def _literal(node) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):  # f-string: keep the literal parts, show the holes as …
+        return "".join(v.value if isinstance(v, ast.Constant) else "…" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        a, b = _literal(node.left), _literal(node.right)
+        return None if a is None or b is None else a + b
+    return None
+
+
+def experiment_info(name: str) -> dict:
+    """Title, description and claim statements of a reproduction, read from its module's source.
+
+    The module is parsed, not imported or run: claims are the first argument of every ``Claim(...)``.
+    """
+    modname = experiments()[name]
+    spec = importlib.util.find_spec(modname)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"reproduction {name!r}: module {modname} not found")
+    with open(spec.origin, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    doc = ast.get_docstring(tree) or ""
+    title = name
+    claims: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "TITLE" for t in node.targets):
+            title = _literal(node.value) or title
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Claim" and node.args:
+            text = _literal(node.args[0])
+            if text and text not in claims:
+                claims.append(text)
+    return {"name": name, "title": title, "doc": doc, "claims": claims, "module": modname}
+
+
+def reproduction_markdown(name: str) -> str:
+    if name not in experiments():
+        raise ValueError(f"unknown reproduction {name!r} in a docs page; registered: {', '.join(experiments())}")
+    info = experiment_info(name)
+    quick, full = TIMINGS.get(name, ("not measured", "not measured"))
+    first, _, rest = info["doc"].partition("\n\n")
+    out = [
+        f"*{info['title']}*",
+        "",
+        link_theory(rst_to_md(first.replace("\n", " "))),
+        "",
+        link_theory(rst_to_md(rest)),
+        "",
+        "## Run it",
+        "",
+        "```bash",
+        f"biasflow reproduce {name} --quick --out out/{name}   # {quick} on 2 cores",
+        f"biasflow reproduce {name} --out out/{name}           # full mode: {full}",
+        f"biasflow report out/{name}                                 # out/{name}/report.html",
+        "```",
+        "",
+        f"The output directory holds the figures (`figures/*.svg`, `*.png`), `experiment.json` (every claim "
+        f"with the number measured and whether it holds) and, where the reproduction stores runs, a results "
+        f"store that `biasflow results out/{name} --sql ...` queries.",
+        "",
+        "## Claims checked",
+        "",
+        "Each claim is checked on the numbers of the run; the report shows the measured value next to it and "
+        "PASS or FAIL. Parts written `…` are filled in with the run's own values.",
+        "",
+    ]
+    out += [f"{i}. {link_theory(rst_to_md(c))}" for i, c in enumerate(info["claims"], 1)]
+    out += ["", f"Source: `{info['module']}`."]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------------------- hook
+def render_marker(kind: str, arg: str | None) -> str:
+    if kind == "columns":
+        return columns_markdown()
+    if kind == "cli":
+        return cli_markdown()
+    if kind == "reproduction" and arg:
+        return reproduction_markdown(arg)
+    raise ValueError(f"unknown docs marker biasflow:{kind} {arg or ''}")
+
+
+def on_page_markdown(markdown, page, config, files):  # noqa: ARG001 - MkDocs hook signature
+    return MARKER.sub(lambda m: render_marker(m.group(1), m.group(2)), markdown)

@@ -1,0 +1,5 @@
+# %% [markdown]
+# # placeholder
+
+# %%
+print(1)
