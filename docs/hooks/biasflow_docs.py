@@ -108,22 +108,13 @@ def cli_commands():
     return group, list(group.commands.items())
 
 
-def _param_row(p) -> str:
-    kind = getattr(p, "param_type_name", "option")
-    if kind == "argument":
-        names = f"`{p.human_readable_name}`"
-    else:
-        names = ", ".join(f"`{o}`" for o in [*p.opts, *getattr(p, "secondary_opts", [])])
-    typ = getattr(p.type, "name", str(p.type))
-    if getattr(p, "is_flag", False):
-        typ = "flag"
-    default = p.default
-    if callable(default) or default is None or kind == "argument" and p.required:
-        dflt = "required" if p.required else "—"
-    else:
-        dflt = f"`{default}`"
-    help_ = getattr(p, "help", None) or ""
-    return "| " + " | ".join([names, _md_escape_cell(typ), _md_escape_cell(dflt), _md_escape_cell(help_)]) + " |"
+def _param_row(p, ctx) -> str:
+    """One table row: the option as the help prints it (with its metavar), and its help with the default."""
+    rec = p.get_help_record(ctx)
+    if rec is None:  # hidden
+        return ""
+    names, help_ = rec
+    return f"| `{names}` | {_md_escape_cell(help_)} |"
 
 
 def cli_markdown() -> str:
@@ -142,16 +133,14 @@ def cli_markdown() -> str:
         out.append(f"| [`{name}`](#{name}) | {_md_escape_cell(short)} |")
     for name, cmd in commands:
         ctx = cmd.context_class(cmd, info_name=name, parent=ctx0)
-        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        usage = " ".join(cmd.collect_usage_pieces(ctx)).replace("{", "").replace("}", "").upper()
         out += ["", f"## {name}", "", "```text", f"biasflow {name} {usage}", "```", ""]
         if cmd.help:
             out += [re.sub(r"\s*\n\s*", " ", cmd.help.strip().split("\n\n")[0]), ""]
             rest = cmd.help.strip().split("\n\n")[1:]
             out += [r.strip() + "\n" for r in rest]
-        rows = [p for p in cmd.params if p.name != "help"]
-        out += ["| option | type | default | meaning |", "|---|---|---|---|"]
-        out += [_param_row(p) for p in rows]
-        out.append("| `--help` | flag | — | show the command's help and exit |")
+        rows = [r for r in (_param_row(p, ctx) for p in cmd.params if p.name != "help") if r]
+        out += ["| option | meaning |", "|---|---|", *rows, "| `--help` | show the command's help and exit |"]
     return "\n".join(out)
 
 
