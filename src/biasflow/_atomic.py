@@ -1,7 +1,7 @@
 """Atomic file writes: a temporary file in the destination's directory, renamed over it on success.
 
 Every file biasflow writes into a results directory goes through :func:`atomic_path`, so that an error
-or a kill never leaves a half-written file behind (DESIGN.md: bad input never corrupts a results
+or a kill never leaves a half-written file behind (bad input never corrupts a results
 directory).
 
 >>> import tempfile, pathlib

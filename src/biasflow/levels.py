@@ -1,6 +1,6 @@
 """Loss levels as log10 values, so that targets such as ``1e-10000`` never underflow.
 
-A loss level is never formed as a float (THEORY.md §2.1): ``"1e-10000"`` is parsed from its text into
+A loss level is never formed as a float (docs/theory/numerics.md §2.1): ``"1e-10000"`` is parsed from its text into
 ``log10 = -10000``. Levels are kept as ``float`` log10 values everywhere in biasflow.
 """
 
@@ -75,7 +75,8 @@ def format_level(log10_value: float) -> str:
 
 
 def default_checkpoints(until_log10: float) -> list[float]:
-    """Geometric checkpoints in log(1/L) (THEORY.md §2.3): 1e-1, 1e-2, 1e-5, 1e-10, 1e-20, ... down to the target.
+    """Geometric checkpoints in log(1/L) (docs/theory/numerics.md §2.3): 1e-1, 1e-2, 1e-5, 1e-10, 1e-20, ... down to
+    the target.
 
     >>> default_checkpoints(-1000.0)
     [-1.0, -2.0, -5.0, -10.0, -20.0, -50.0, -100.0, -200.0, -500.0, -1000.0]

@@ -1,4 +1,4 @@
-"""How far a trajectory is from a prediction: one flat row of floats per checkpoint (THEORY.md §7).
+"""How far a trajectory is from a prediction: one flat row of floats per checkpoint (docs/theory/certificates.md §7).
 
 Flow and theory are compared by *gaps*, KKT residuals and the non-support dual fraction, not by argmin
 distances (LP optima need not be unique; distances are reported only for strictly convex predictions:
@@ -45,7 +45,7 @@ COLUMNS: dict[str, str] = {
     "gap_l1": "1 − γ₁(β)/γ₁* (ℓ1 max-margin, certified LP)",
     "gap_l2": "1 − γ₂(β)/γ₂* (ℓ2 max-margin)",
     "gap_l2D": "1 − γ_{2/D}(β)/γ_{2/D}^best (best-effort optimum for D ≥ 3: can be negative)",
-    "kkt_l2D": "ℓ_{2/D} KKT residual (THEORY.md §4.5), relative support/active thresholds",
+    "kkt_l2D": "ℓ_{2/D} KKT residual (docs/theory/tensor.md §4.5), relative support/active thresholds",
     "kkt_l1_offsupport": "D = 2: max_{j∉S}|X̃_Aᵀλ|_j − 1 (≤ 0 at the ℓ1 optimum); NaN for D ≥ 3",
     "rho_nsv": "non-support dual fraction Σ_{m̃_i>1+active_tol} λ_i/Σλ_i, λ the flow's dual (0 iff β̃ solves "
     "its Q_μ problem)",

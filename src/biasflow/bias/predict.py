@@ -1,6 +1,6 @@
 """What theory predicts for a diagonal network: the Q_μ max-margin path, the limits, the interpolants.
 
-**Classification at a finite loss (Moroshko et al. 2020; THEORY.md §3.5).** Along exp/logistic gradient
+**Classification at a finite loss (Moroshko et al. 2020; docs/theory/diagonal.md §3.5).** Along exp/logistic gradient
 flow of a diagonal network, β(t) = Φ'(X̃ᵀν(t)) exactly, so the normalized predictor β̃ = β/γ (γ = min
 margin) satisfies
 
@@ -12,7 +12,7 @@ which is the KKT system of the strictly convex **Q_μ max-margin problem**
 
 except for complementary slackness. The prediction at loss ℒ is that problem's solution, with γ fixed
 self-consistently by the margin–loss relation ℒ = (1/n)Σ_i ℓ(γ·(X̃β̃_γ)_i) (for exp loss γ lies in
-[log(1/ℒ) − log n, log(1/ℒ)], THEORY.md §2.3). It is a *description to test*: the flow follows it iff its
+[log(1/ℒ) − log n, log(1/ℒ)], docs/theory/numerics.md §2.3). It is a *description to test*: the flow follows it iff its
 dual ν puts no mass on points with margin > 1 (ρ_nsv = 0), which :func:`biasflow.bias.compare.compare`
 measures on every checkpoint.
 
@@ -22,7 +22,7 @@ and with α (α = 1: 0.07, 0.03, 0.014, 0.009 at ℒ = 1e-10, 1e-100, 1e-1000, 1
 α = 0.01: 0.32 → 0.11), so Q_μ is a good description at large α or extreme accuracy and a poor one at small
 α, where the saddle phase leaves dual mass on points that are not support vectors. For D = 3 at α = 0.01
 it fails outright (distance ≈ 3.5, ρ_nsv ≈ 0.77): the flow stops at a sparse ℓ_{2/3} KKT point, as
-THEORY.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
+docs/theory/diagonal.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
 resolve β̃ near the edge of its domain; the result then has status ``max_steps`` with the reached residuals.
 
 The Q_μ problem is solved on its dual, max_{λ≥0} 1ᵀλ − Σ_j Ψ_j((X̃ᵀλ)_j), by projected Newton (Bertsekas

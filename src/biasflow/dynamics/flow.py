@@ -1,4 +1,4 @@
-"""Gradient flow to any training loss, solved as an ODE on a loss clock (THEORY.md §2).
+"""Gradient flow to any training loss, solved as an ODE on a loss clock (docs/theory/numerics.md §2).
 
 :func:`flow` runs gradient flow θ̇ = −∇ℒ(θ) of a model on a data set from its initialization down to a
 target loss such as 1e-10000, recording checkpoints at exact loss levels with log10 of the flow time.
@@ -7,7 +7,7 @@ Neither the loss nor the time is ever formed as a float (both under/overflow far
 Two independent paths (cross-checked in the tests):
 
 - ``method="exact"``: the dual ODE on the integrated residual ν ∈ Rⁿ for models with a closed-form
-  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; THEORY.md §3.2,
+  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; docs/theory/diagonal.md §3.2,
   :mod:`biasflow.dynamics.exact`); tied depth D ≥ 3 nets (d ≤ 400) use the same exact flow in the
   log-ratio coordinates p = log(u₊/u₋), which avoid the cancellation at the finite-τ* edge of the dual
   domain and reach 1e-10000 at any depth;

@@ -6,13 +6,14 @@ A model is a small immutable object (a frozen dataclass). It knows its input dim
   ``jax.random`` key, ignored by deterministic initializations;
 - ``predictor(params) -> beta``: the end-to-end linear predictor β(θ) ∈ R^d, with f(x; θ) = xᵀβ(θ);
 - ``degree``: the homogeneity degree of β in θ (D for a depth-D diagonal net, L for an L-layer net);
-- ``invariants(params) -> array``: quantities conserved along gradient flow (THEORY.md §3.1, §8.2);
+- ``invariants(params) -> array``: quantities conserved along gradient flow
+(docs/theory/diagonal.md §3.1, oracles.md §8.2);
 - ``config() -> dict``: its options, as stored in results tables.
 
 Everything else (gradients, Hessian-vector products, NTK) is derived by JAX from ``predictor``, so a new
 architecture is one new file plus one line in :data:`biasflow.models.MODELS`.
 
-Models with an exact dual solution (diagonal networks, THEORY.md §3.2) also provide
+Models with an exact dual solution (diagonal networks, docs/theory/diagonal.md §3.2) also provide
 ``beta_of_z(z)`` and ``params_of_z(z)``: the predictor and parameters after the flow has accumulated
 z = Aᵀν(t), where ν is the integrated residual. The flow dispatcher uses them for ``method="exact"``.
 """
@@ -47,7 +48,7 @@ class Model(Protocol):
 
 @runtime_checkable
 class DualModel(Model, Protocol):
-    """A model whose gradient flow is solved exactly by β = beta_of_z(Aᵀν) (THEORY.md §3.2)."""
+    """A model whose gradient flow is solved exactly by β = beta_of_z(Aᵀν) (docs/theory/diagonal.md §3.2)."""
 
     def beta_of_z(self, z: jax.Array) -> jax.Array: ...
 

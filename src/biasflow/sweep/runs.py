@@ -359,7 +359,8 @@ PREDICTION_COLUMNS = (
     "dist_pred",
     "kkt_q",
 )
-"""Columns taken from :func:`biasflow.bias.compare` against the model's limit prediction (THEORY.md §7)."""
+"""Columns taken from :func:`biasflow.bias.compare` against the model's limit prediction
+(docs/theory/certificates.md §7)."""
 
 
 def prediction_metrics(model, ds, traj) -> list[dict]:
@@ -469,11 +470,11 @@ def checkpoint_metrics(
     log10_loss=None,
     support_tol: float = 1e-3,
 ) -> dict:
-    """Metrics of one predictor β (THEORY.md §7: compare by gaps, not argmin distances).
+    """Metrics of one predictor β (docs/theory/certificates.md §7: compare by gaps, not argmin distances).
 
     Classification: γ = min margin, normalized margins γ_p = γ/‖β‖_p for p = 1, 2, 2/D, the gaps
     1 − γ_p/γ_p* to the ℓ1 and ℓ2 max-margin (when references are known), log10 μ = log10(α^D/log(1/ℒ))
-    (THEORY.md §3.5), and the support size (|β_j| > tol·‖β‖_∞).
+    (docs/theory/diagonal.md §3.5), and the support size (|β_j| > tol·‖β‖_∞).
     Regression: residual ‖Xβ − y‖, relative distances to the min-ℓ1 / min-ℓ2 interpolants, ℓ1-norm ratio,
     and the recovery error of the teacher when known.
 
