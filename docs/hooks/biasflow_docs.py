@@ -14,9 +14,11 @@ a column without a definition.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import re
+from pathlib import Path
 
 MARKER = re.compile(r"^<!--\s*biasflow:(\w+)(?:\s+([\w-]+))?\s*-->\s*$", re.MULTILINE)
 
@@ -45,12 +47,32 @@ def rst_to_md(text: str) -> str:
     return text.replace("``", "`")
 
 
-_THEORY_REF = re.compile(r"docs/theory/([\w-]+)\.md((?: §[\d.]+(?:[–-][\d.§]+)?(?:, §[\d.]+)*)?)")
+_THEORY_REF = re.compile(r"docs/theory/([\w-]+)\.md((?: §\d+(?:\.\d+)*(?:[–-]§?\d+(?:\.\d+)*)?(?:, §\d+(?:\.\d+)*)*)?)")
+
+
+_THEORY_DIR = Path(__file__).resolve().parent.parent / "theory"
+
+
+@functools.lru_cache(maxsize=1)
+def _section_ids() -> dict[str, set[str]]:
+    """Heading ids ``sec-N-M`` of every theory page, so links go to the section when it has one."""
+    return {
+        p.stem: set(re.findall(r"\{#(sec-[\d-]+)\}", p.read_text(encoding="utf-8")))
+        for p in _THEORY_DIR.glob("*.md")
+    }
 
 
 def link_theory(text: str, prefix: str = "../") -> str:
-    """Turn the plain references ``docs/theory/PAGE.md §N`` used in docstrings into links."""
-    return _THEORY_REF.sub(lambda m: f"[{m.group(1)}{m.group(2)}]({prefix}theory/{m.group(1)}.md)", text)
+    """Turn the plain references ``docs/theory/PAGE.md §N.M`` used in docstrings into links (to the section)."""
+
+    def link(m: re.Match) -> str:
+        page, secs = m.group(1), m.group(2)
+        first = re.match(r" §(\d+(?:\.\d+)?)", secs or "")
+        anchor = f"sec-{first.group(1).replace('.', '-')}" if first else ""
+        frag = f"#{anchor}" if anchor in _section_ids().get(page, set()) else ""
+        return f"[{page}{secs}]({prefix}theory/{page}.md{frag})"
+
+    return _THEORY_REF.sub(link, text)
 
 
 # ------------------------------------------------------------------------------------------- columns
