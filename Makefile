@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check -q src tests benchmarks
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
-## Everything, including slow and browser tests.
-test-all: $(STAMP)
+## Everything: the documentation site (strict, tutorials executed), then all tests incl. slow and browser.
+test-all: docs
 	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)

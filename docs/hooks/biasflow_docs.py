@@ -63,7 +63,7 @@ def _section_ids() -> dict[str, set[str]]:
 
 
 def link_theory(text: str, prefix: str = "../") -> str:
-    """Turn the plain references ``docs/theory/PAGE.md §N.M`` used in docstrings into links (to the section)."""
+    """Turn the plain references ``docs/theory/<page>.md §N.M`` used in docstrings into links (to the section)."""
 
     def link(m: re.Match) -> str:
         page, secs = m.group(1), m.group(2)
