@@ -14,6 +14,7 @@ a column without a definition.
 from __future__ import annotations
 
 import ast
+import difflib
 import functools
 import importlib
 import importlib.util
@@ -184,6 +185,28 @@ def _literal(node) -> str | None:
     return None
 
 
+def _name_values(tree: ast.AST, var: str) -> list[str]:
+    """Literal values a variable takes: ``var = "..."`` assignments, and ``for (.., var, ..) in TABLE`` over
+    a list of tuples ``TABLE = [(...), ...]`` assigned in the same module."""
+    out: list[str] = []
+    tables: dict[str, ast.List] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == var and (text := _literal(node.value)):
+                out.append(text)
+            if isinstance(node.value, ast.List):
+                tables[node.targets[0].id] = node.value
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Tuple) and isinstance(node.iter, ast.Name):
+            names = [getattr(e, "id", None) for e in node.target.elts]
+            if var in names and node.iter.id in tables:
+                k = names.index(var)
+                for row in tables[node.iter.id].elts:
+                    if isinstance(row, ast.Tuple) and len(row.elts) == len(names) and (t := _literal(row.elts[k])):
+                        out.append(t)
+    return out
+
+
 def experiment_info(name: str) -> dict:
     """Title, description and claim statements of a reproduction, read from its module's source.
 
@@ -198,13 +221,23 @@ def experiment_info(name: str) -> dict:
     doc = ast.get_docstring(tree) or ""
     title = name
     claims: list[str] = []
+
+    def add(text: str | None, similar: bool = True) -> None:
+        # the same claim worded twice (one per branch of the code): keep the first
+        same = (lambda c: difflib.SequenceMatcher(None, text, c).ratio() > 0.8) if similar else text.__eq__
+        if text and not any(same(c) for c in claims):
+            claims.append(text)
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "TITLE" for t in node.targets):
             title = _literal(node.value) or title
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Claim" and node.args:
-            text = _literal(node.args[0])
-            if text and text not in claims:
-                claims.append(text)
+            arg = node.args[0]
+            if isinstance(arg, ast.Name):  # a variable: its literal assignments, or a loop over a table
+                for text in _name_values(tree, arg.id):
+                    add(text, similar=False)
+            else:
+                add(_literal(arg))
     return {"name": name, "title": title, "doc": doc, "claims": claims, "module": modname}
 
 
@@ -215,8 +248,6 @@ def reproduction_markdown(name: str) -> str:
     quick, full = TIMINGS.get(name, ("not measured", "not measured"))
     first, _, rest = info["doc"].partition("\n\n")
     out = [
-        f"*{info['title']}*",
-        "",
         link_theory(rst_to_md(first.replace("\n", " "))),
         "",
         link_theory(rst_to_md(rest)),
