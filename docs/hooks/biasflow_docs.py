@@ -288,3 +288,11 @@ def render_marker(kind: str, arg: str | None) -> str:
 
 def on_page_markdown(markdown, page, config, files):  # noqa: ARG001 - MkDocs hook signature
     return MARKER.sub(lambda m: render_marker(m.group(1), m.group(2)), markdown)
+
+
+_RST_ROLE_HTML = re.compile(r":(?:mod|func|class|meth|data|attr|exc):<code>~?([^<]*)</code>")
+
+
+def on_page_content(html, page, config, files):  # noqa: ARG001 - MkDocs hook signature
+    """API pages: docstrings cite code with reST roles (``:func:`x```); show them as plain code."""
+    return _RST_ROLE_HTML.sub(r"<code>\1</code>", html)
