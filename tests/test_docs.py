@@ -180,6 +180,12 @@ def test_every_reproduction_has_a_page_with_claims_and_timing(name):
     assert f"biasflow reproduce {name}" in md and "## Claims checked" in md
 
 
+def test_reproduction_figures_belong_to_registered_reproductions():
+    figs = DOCS / "reproductions" / "figures"
+    stale = {p.name for p in figs.iterdir() if p.is_dir()} - set(gen.experiments()) if figs.exists() else set()
+    assert not stale, f"figures of unregistered reproductions: {sorted(stale)}"
+
+
 def test_unknown_marker_fails_the_build():
     with pytest.raises(ValueError, match="unknown"):
         gen.on_page_markdown("<!-- biasflow:nonsense -->\n", None, None, None)

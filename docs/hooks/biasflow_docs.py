@@ -51,7 +51,8 @@ def rst_to_md(text: str) -> str:
 _THEORY_REF = re.compile(r"docs/theory/([\w-]+)\.md((?: §\d+(?:\.\d+)*(?:[–-]§?\d+(?:\.\d+)*)?(?:, §\d+(?:\.\d+)*)*)?)")
 
 
-_THEORY_DIR = Path(__file__).resolve().parent.parent / "theory"
+_DOCS_DIR = Path(__file__).resolve().parent.parent
+_THEORY_DIR = _DOCS_DIR / "theory"
 
 
 @functools.lru_cache(maxsize=1)
@@ -271,6 +272,17 @@ def reproduction_markdown(name: str) -> str:
         "",
     ]
     out += [f"{i}. {link_theory(rst_to_md(c))}" for i, c in enumerate(info["claims"], 1)]
+    figs = sorted((_DOCS_DIR / "reproductions" / "figures" / name).glob("*.png"))
+    if figs:
+        out += [
+            "",
+            "## Figures",
+            "",
+            f"From a `--quick` run, kept with these pages (your run writes the same figures, as SVG and PNG, "
+            f"under `out/{name}/figures/`).",
+            "",
+        ]
+        out += [f"![{f.stem}](figures/{name}/{f.name})" for f in figs]
     out += ["", f"Source: `{info['module']}`."]
     return "\n".join(out)
 
