@@ -80,14 +80,8 @@ def link_theory(text: str, prefix: str = "../") -> str:
 # ------------------------------------------------------------------------------------------- columns
 def metrics_registry() -> dict:
     """``biasflow.metrics.METRICS`` (name → Metric(name, definition, unit, source))."""
-    try:
-        from biasflow.metrics import METRICS
-    except ImportError:  # TEMPORARY until the metrics registry lands: the columns of bias.compare
-        from types import SimpleNamespace
+    from biasflow.metrics import METRICS
 
-        from biasflow.bias.compare import COLUMNS
-
-        return {k: SimpleNamespace(name=k, definition=v, unit="", source="") for k, v in COLUMNS.items()}
     return dict(METRICS)
 
 
