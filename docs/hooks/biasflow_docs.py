@@ -3,6 +3,7 @@
 A page asks for generated content with an HTML comment on a line of its own:
 
 - ``<!-- biasflow:columns -->`` — the reference of result columns, from ``biasflow.metrics.METRICS``;
+- ``<!-- biasflow:statuses -->`` — every run status with its message, from ``biasflow.errors.Status``;
 - ``<!-- biasflow:cli -->`` — every command and option of the typer app;
 - ``<!-- biasflow:reproduction NAME -->`` — a reproduction's title, description, claims (read from the
   module registered in ``biasflow.experiments.EXPERIMENTS``), run time and how to run it.
@@ -112,6 +113,15 @@ def columns_markdown() -> str:
             )
             + " |"
         )
+    return "\n".join(lines)
+
+
+def statuses_markdown() -> str:
+    """Every :class:`biasflow.errors.Status` with its one-line message."""
+    from biasflow.errors import Status
+
+    lines = ["| status | meaning |", "|---|---|"]
+    lines += [f"| `{s.value}` | {_md_escape_cell(s.message)} |" for s in Status]
     return "\n".join(lines)
 
 
@@ -287,6 +297,8 @@ def render_marker(kind: str, arg: str | None) -> str:
         return columns_markdown()
     if kind == "cli":
         return cli_markdown()
+    if kind == "statuses":
+        return statuses_markdown()
     if kind == "reproduction" and arg:
         return reproduction_markdown(arg)
     raise ValueError(f"unknown docs marker biasflow:{kind} {arg or ''}")
