@@ -208,3 +208,23 @@ def test_at_least_five_tutorials_in_the_nav_and_executed():
     cfg = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert re.search(r"execute:\s*true", cfg) and re.search(r"allow_errors:\s*false", cfg)
     assert re.search(r"^strict:\s*true", cfg, re.MULTILINE)
+
+
+# --------------------------------------------------------------------------------------------- report
+def test_report_shows_the_registry_definitions(tmp_path):
+    """The HTML report's summary table carries each column's registry definition (tooltip + glossary)."""
+    import html as _html
+
+    from biasflow.metrics import METRICS
+    from biasflow.report import build_report, gather
+    from biasflow.sweep import parse_config, run_sweep
+
+    out = tmp_path / "store"
+    run_sweep(parse_config('[run]\ndata = "sparse"\nuntil = "1e-5"\n[grid]\nalpha = [0.1, 1.0]\n'), out)
+    ctx = gather(out)
+    assert "gap_l1" in ctx["table_columns"]
+    assert ctx["glossary"]["gap_l1"].startswith(METRICS["gap_l1"].definition)
+    page = _html.unescape(build_report(out).read_text(encoding="utf-8"))
+    for col in ctx["glossary"]:
+        assert f'<th title="{ctx["glossary"][col]}">{col}</th>' in page
+        assert f"<dt><code>{col}</code></dt><dd>{ctx['glossary'][col]}</dd>" in page
