@@ -74,19 +74,22 @@ print({k: v for k, v in pred.certificate.items() if isinstance(v, float)})
 # %% [markdown]
 # **3. How far apart?** `compare` gives one row of numbers per checkpoint. Every column is defined in
 # the [result reference](../reference/results.md): `gap_l1` = 1 − γ₁(β)/γ₁* against the certified ℓ1
-# max-margin, `rho_nsv` the certificate above, `dist_pred` the relative distance to the predicted β̃.
+# max-margin, `rho_nsv` the certificate above, `dist_qmu` the relative distance to the Q_μ solution —
+# filled at the checkpoint whose loss the prediction was made for, null elsewhere, with the reason in the
+# row's `reasons`.
 
 # %%
 rows = bf.compare(traj, pred)
-cols = ["log10_loss", "gap_l1", "gap_l2", "rho_nsv", "dist_pred", "log10_mu"]
+cols = ["log10_loss", "gap_l1", "gap_l2", "rho_nsv", "dist_qmu", "log10_mu"]
 print("".join(f"{c:>12}" for c in cols))
 for r in rows:
-    print("".join(f"{r[c]:12.3g}" for c in cols))
+    print("".join(f"{r[c]:12.3g}" if r[c] is not None else f"{'—':>12}" for c in cols))
+print("why dist_qmu is null at 1e-3:", rows[0]["reasons"].get("dist_qmu"))
 
 # %% [markdown]
 # Read the certificate first: `rho_nsv` is far from 0, so the flow has put dual mass on examples that
 # are not support vectors, and by the identity of §3.5 its β̃ is *not* the Q_μ solution at this loss —
-# `dist_pred` (about 0.1 at 1e-30, the level the prediction was made for) agrees. The Q_μ problem is a
+# `dist_qmu` (about 0.1 at 1e-30, the level the prediction was made for) agrees. The Q_μ problem is a
 # description to test, and here the test says no. Meanwhile the ℓ1 gap keeps shrinking as the loss goes
 # down: the flow is on its way to the ℓ1 max-margin (the rich limit), and the teacher's three coordinates
 # dominate the coefficients.
@@ -101,4 +104,4 @@ ax.set_xlabel("coordinate j")
 ax.legend()
 plt.show()
 assert rows[-1]["gap_l1"] < rows[0]["gap_l1"]
-assert rows[2]["rho_nsv"] > 0.1 and rows[2]["dist_pred"] > 1e-2   # the certificate and the distance agree
+assert rows[2]["rho_nsv"] > 0.1 and rows[2]["dist_qmu"] > 1e-2   # the certificate and the distance agree
