@@ -228,3 +228,8 @@ def test_report_shows_the_registry_definitions(tmp_path):
     for col in ctx["glossary"]:
         assert f'<th title="{ctx["glossary"][col]}">{col}</th>' in page
         assert f"<dt><code>{col}</code></dt><dd>{ctx['glossary'][col]}</dd>" in page
+
+
+def test_markers_keep_the_blank_lines_around_them():
+    md = gen.on_page_markdown("<!-- biasflow:statuses -->\n\n## Next\n", None, None, None)
+    assert md.endswith("|\n\n## Next\n")

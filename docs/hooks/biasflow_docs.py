@@ -22,7 +22,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-MARKER = re.compile(r"^<!--\s*biasflow:(\w+)(?:\s+([\w-]+))?\s*-->\s*$", re.MULTILINE)
+MARKER = re.compile(r"^<!--[ \t]*biasflow:(\w+)(?:[ \t]+([\w-]+))?[ \t]*-->[ \t]*$", re.MULTILINE)
 
 # Measured run times of the reproductions (2 cores, seconds): `biasflow reproduce NAME --quick` and
 # `biasflow reproduce NAME`, as listed in the README's benchmark section. Update both together.
