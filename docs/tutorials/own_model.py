@@ -12,13 +12,15 @@
 # # A model of your own, in one file
 #
 # A biasflow model is a small frozen dataclass: its options are fields, and it tells the package how to
-# initialize its parameters and what linear predictor β(θ) they compute. Gradients, Hessian-vector
-# products, the tangent kernel, the autodiff gradient flow on a loss clock and gradient descent are all
-# derived from that by JAX. So a new architecture is one file in `src/biasflow/models/` plus one line in
-# the registry `biasflow.models.MODELS`. The architecture page describes the protocol in full.
+# initialize its parameters and what function they compute. A *linear* model also gives its end-to-end
+# predictor β(θ) and its degree of homogeneity. Gradients, Hessian-vector products, the tangent kernel,
+# the autodiff gradient flow on a loss clock and gradient descent are all derived from that by JAX; the
+# CLI options and the sweep schema come from the registry line. So a new architecture is one file in
+# `src/biasflow/models/` plus one line in `biasflow.models.MODELS` — the protocol and the optional
+# capabilities are listed on the [architecture page](../architecture.md).
 #
-# Our example is a **group-gated diagonal network**: the coordinates are split into groups of size k, and
-# each group has one shared gate s_g multiplying its own weights w_j,
+# Our example is a **group-gated diagonal network**: the coordinates are split into groups of k, and each
+# group has one shared gate s_g multiplying its own weights w_j,
 #
 #     β_j = s_{g(j)} · w_j,        s(0) = α·1,  w(0) = 0.
 #
@@ -29,73 +31,82 @@
 
 # %%
 import dataclasses
+from dataclasses import field
 from typing import ClassVar
 
 import cvxpy as cp
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 import biasflow as bf
-from biasflow.models import MODELS, build_model
+from biasflow.models import MODELS, Entry, build_model, is_linear
+from biasflow.models.memory import SOLVER_COPIES, check_memory
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class GroupDiagonal:
-    """Group-gated diagonal network: β_j = s_{g(j)}·w_j, groups of ``group`` consecutive coordinates.
+    """Group-gated diagonal network: β_j = s_{g(j)}·w_j over groups of ``width`` consecutive coordinates.
 
     Gradient flow conserves s_g² − ‖w_g‖² for every group g (balancedness of a two-factor product).
     """
 
+    d: int
+    width: int = field(default=3, metadata={"help": "group size k, dividing d (default 3)"})
+    alpha: float = field(default=0.1, metadata={"help": "initial gate value α > 0 (default 0.1)"})
     name: ClassVar[str] = "group-diagonal"
-    d: int = dataclasses.field(metadata={"help": "input dimension"})
-    group: int = dataclasses.field(default=3, metadata={"help": "group size k (must divide d); default 3"})
-    alpha: float = dataclasses.field(default=0.1, metadata={"help": "initial gate value α > 0; default 0.1"})
 
     def __post_init__(self):
-        if self.group < 1 or self.d % self.group:
-            raise bf.BiasflowError(f"group-diagonal: group size {self.group} must divide d = {self.d}")
-        if not self.alpha > 0:
-            raise bf.BiasflowError(f"group-diagonal: alpha must be > 0 (got {self.alpha})")
+        if self.width < 1 or self.d % self.width:
+            raise bf.BiasflowError(f"group size {self.width} must divide d = {self.d}; pass e.g. --width 3")
+        if not 0 < self.alpha < float("inf"):
+            raise bf.BiasflowError(f"alpha must be a positive finite number (got {self.alpha!r})")
+        check_memory(self.memory_bytes(0), f"a group-diagonal net on d={self.d}", "reduce d")
 
     @property
     def degree(self) -> int:          # β is homogeneous of degree 2 in (s, w)
         return 2
 
     def init(self, key=None):
-        return {"s": jnp.full(self.d // self.group, self.alpha), "w": jnp.zeros(self.d)}
+        return {"s": jnp.full(self.d // self.width, self.alpha), "w": jnp.zeros(self.d)}
 
     def predictor(self, params):
-        return jnp.repeat(params["s"], self.group) * params["w"]
+        return jnp.repeat(params["s"], self.width) * params["w"]
 
     def apply(self, params, X):
-        return jnp.asarray(X) @ self.predictor(params)
+        return X @ self.predictor(params)
 
     def invariants(self, params):
-        w2 = jnp.sum(params["w"].reshape(-1, self.group) ** 2, axis=1)
+        w2 = jnp.sum(params["w"].reshape(-1, self.width) ** 2, axis=1)
         return params["s"] ** 2 - w2
 
-    def config(self) -> dict:
-        return {"model": self.name, "d": self.d, "group": self.group, "alpha": self.alpha}
-
     def memory_bytes(self, n: int) -> int:
-        return 8 * (n * self.d + 4 * (self.d + self.d // self.group))
+        return int(8 * (SOLVER_COPIES * (self.d + self.d // self.width) + 2 * n * self.d))
+
+    def config(self) -> dict:
+        return {"model": self.name, "depth": 2, "width": self.width, "alpha": float(self.alpha)}
 
 
-# The one registry line (in the package: an entry in MODELS in src/biasflow/models/__init__.py).
-MODELS["group-diagonal"] = lambda d, alpha=0.1, group=3, **_: GroupDiagonal(d=d, group=group, alpha=alpha)
+def make_group_diagonal(d, width=None, alpha=0.1, **_):
+    """Factory for ``--model group-diagonal [--width K] [--alpha A]``."""
+    return GroupDiagonal(d=d, width=3 if width is None else int(width), alpha=float(alpha))
+
+
+# The one registry line. In the package, the factory path is "biasflow.models.group_diagonal:make_group_diagonal";
+# here the class lives in this notebook, i.e. in the module __main__.
+MODELS["group-diagonal"] = Entry("__main__:make_group_diagonal", ("width", "alpha"), depth=2)
 
 # %% [markdown]
-# The registry now builds it by name, as the CLI and the sweeps do, and bad options fail with one line:
+# The registry now builds it by name, as the CLI and the sweeps do, and a bad option is one clear line:
 
 # %%
 data = bf.builtin("sparse")                 # n = 10, d = 30, y = sign(x_1)
-net = build_model("group-diagonal", data.d, alpha=0.1, group=3)
-print(net)
+net = build_model("group-diagonal", data.d, width=3, alpha=0.1)
+print(net, "linear:", is_linear(net))
 try:
-    build_model("group-diagonal", data.d, group=7)
+    build_model("group-diagonal", data.d, width=7)
 except bf.BiasflowError as err:
     print("refused:", err)
+groups = np.arange(data.d).reshape(-1, net.width)
 
 # %% [markdown]
 # Gradient flow with the autodiff path (the package has no exact solution for this model, so `flow`
@@ -124,7 +135,6 @@ assert drift <= 1e-6 * scale   # the flow runs at rtol 1e-10; 1e-6 leaves room f
 # %%
 A = data.A
 b = cp.Variable(data.d)
-groups = np.arange(data.d).reshape(-1, net.group)
 prob = cp.Problem(cp.Minimize(sum(cp.norm(b[g], 2) for g in groups)), [A @ b >= 1])
 prob.solve(solver=cp.CLARABEL)
 star = 1 / prob.value                                  # the group-ℓ1-normalized max-margin
