@@ -7,11 +7,19 @@ import json
 import math
 import os
 import sys
+import time
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (used by commands)
 from ..data import Dataset, resolve
@@ -114,3 +122,58 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
                 bar.update(task, advance=amount, info=info)
 
         yield advance
+
+
+@contextlib.contextmanager
+def runs_progress(description: str, enabled: bool = True, stream=None):
+    """Progress of runs stored: yields ``update(done, total, info="", label=None)``.
+
+    On a terminal (stderr) a rich bar shows runs done/total, the time elapsed and an ETA; otherwise
+    (a log file, a pipe, CI) one line per finished batch is printed, e.g.
+    ``sweep phase: 16/40 runs stored, 12 s elapsed, about 18 s left``. ``BIASFLOW_NO_PROGRESS`` silences
+    both. A new ``label`` (the next sweep of a reproduction) restarts the count.
+    """
+    from ..fmt import duration
+
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    out = stream if stream is not None else sys.stderr
+    tty = show and stream is None and stderr.is_terminal
+    state = {"label": None, "t0": time.perf_counter()}
+    if tty:
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs {task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=True,
+        )
+        bar.start()
+        task = bar.add_task(description, total=None, info="")
+
+    def update(done: int, total: int, info: str = "", label: str | None = None) -> None:
+        if not show:
+            return
+        name = f"{description}: {label}" if label else description
+        if label != state["label"]:
+            state["label"], state["t0"] = label, time.perf_counter()
+        if tty:
+            bar.update(task, description=name, completed=done, total=max(total, 1), info=info)
+            return
+        if done == 0:
+            line = f"{name}: {total} run(s) to do" if total else f"{name}: nothing to do (all stored)"
+        else:
+            spent = time.perf_counter() - state["t0"]
+            left = spent * (total - done) / done
+            line = f"{name}: {done}/{total} runs stored{', ' + info if info else ''}, {duration(spent)} elapsed"
+            line += f", about {duration(left)} left" if done < total else ""
+        print(line, file=out, flush=True)
+
+    try:
+        yield update
+    finally:
+        if tty:
+            bar.stop()

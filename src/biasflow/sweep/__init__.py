@@ -74,6 +74,7 @@ from .executors import _connect as _connect
 from .executors import prepare as prepare
 from .executors import run_sweep as run_sweep
 from .executors import sweep_rows as sweep_rows
+from .executors import use_progress as use_progress
 from .executors import use_scheduler as use_scheduler
 from .runs import PREDICTION_COLUMNS as PREDICTION_COLUMNS
 from .runs import Rows as Rows
@@ -82,6 +83,7 @@ from .runs import batch_key as batch_key
 from .runs import build_run as build_run
 from .runs import checkpoint_metrics as checkpoint_metrics
 from .runs import config_columns as config_columns
+from .runs import config_id as config_id
 from .runs import dataset_of as dataset_of
 from .runs import expand as expand
 from .runs import failure_row as failure_row
