@@ -27,7 +27,9 @@ from ..errors import BiasflowError
 from ..losses import Loss, get_loss
 from ..models import Model, build_model
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+"""Status lines on stderr: text as written (no rich markup, so "[1e-10, 1e-1]" stays), never hard-wrapped
+inside a number (soft wrap: the terminal folds long lines), no highlighting of numbers."""
 
 
 def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> Dataset:

@@ -60,7 +60,6 @@ def sweep(
         stderr.print(
             f"biasflow: interrupted: {seen['done']} run(s){todo} were stored in {out} (runs in flight are "
             f"lost, stored ones are complete); resume with: biasflow sweep {config} --out {out} --resume",
-            markup=False, highlight=False, soft_wrap=True,
         )
         raise typer.Exit(130) from None
     res = summary.to_json()
@@ -132,7 +131,6 @@ def reproduce(
         stderr.print(
             f"biasflow: interrupted: {stored} (runs in flight are lost); resume with: biasflow reproduce "
             f"{name} --out {out}{quick_flag} (stored runs are reused)",
-            markup=False, highlight=False, soft_wrap=True,
         )
         raise typer.Exit(130) from None
     res = {
@@ -149,7 +147,12 @@ def reproduce(
     def human(r):
         for c in r["claims"]:
             mark = "PASS" if c["holds"] else "FAIL"
-            stderr.print(f"[{'green' if c['holds'] else 'red'}]{mark}[/] {c['claim']} — {c['measured']}")
+            from rich.markup import escape
+
+            stderr.print(
+                f"[{'green' if c['holds'] else 'red'}]{mark}[/] {escape(c['claim'])} — {escape(str(c['measured']))}",
+                markup=True,
+            )
         from ..fmt import duration
 
         print(

@@ -4,27 +4,47 @@ from __future__ import annotations
 
 import typer
 
+from ..fmt import log10_text
 from ..levels import format_level, parse_level, parse_levels
 from . import app
 from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, progress, stderr
 
-MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | uv"
+MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | uv | relu"
+DEPTH_HELP = "depth D (diagonal) or number of layers L; default: the model's (2 for diagonal)"
+WIDTH_HELP = "hidden width, neurons per layer (dense, uv, relu); default: the model's"
+ALPHA_HELP = "initialization scale α > 0 (dimensionless)"
+SHAPE_HELP = "initialization shape: a number or comma-separated per-coordinate values (default: uniform)"
+SEED_HELP = "random seed for random initializations and mini-batches"
+SCHEDULE_HELP = (
+    "learning-rate schedule, NAME or NAME:key=value,... (a multiplier of --lr): constant, step, nstep, exp, "
+    "inv, poly, cosine, tri, sin, cos, tri2, sin2, triexp, sinexp, warmup, loss, normalized; "
+    "e.g. cosine:l=1000,final=0.01 or step:gamma=0.5,l=100,warmup=10 (default constant)"
+)
 
 
 @app.command()
 def flow(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help="depth D (diagonal) or number of layers L"),
-    width: int = typer.Option(None, "--width", help="hidden width (dense, uv)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
+    depth: int = typer.Option(None, "--depth", help=DEPTH_HELP),
+    width: int = typer.Option(None, "--width", help=WIDTH_HELP),
+    alpha: float = typer.Option(1.0, "--alpha", help=ALPHA_HELP),
+    shape: str = typer.Option(None, "--shape", help=SHAPE_HELP),
     loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
-    until_loss: str = typer.Option("1e-10", "--until-loss", help="target training loss, e.g. 1e-10000"),
-    checkpoints: str = typer.Option(None, "--checkpoints", help="comma-separated loss levels"),
-    method: str = typer.Option("auto", "--method", help="auto | exact | autodiff"),
-    seed: int = typer.Option(0, "--seed", help="random seed for random initializations"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    until_loss: str = typer.Option(
+        "1e-10", "--until-loss", help="target mean training loss, e.g. 1e-10000"
+    ),
+    checkpoints: str = typer.Option(
+        None, "--checkpoints", help="comma-separated loss levels, e.g. 1e-2,1e-10 (default: 1e-1, 1e-2, 1e-5, "
+        "1e-10, ... down to --until-loss)"
+    ),
+    method: str = typer.Option("auto", "--method", help="auto | exact | autodiff (default auto: exact when the "
+                               "model has an exact dual flow)"),
+    max_steps: int = typer.Option(
+        200_000, "--max-steps", help="ODE solver budget, in right-hand-side evaluations per clock phase"
+    ),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
 ):
     """Gradient flow, solved as an ODE on a loss clock, to any training loss (1e-10000 and beyond)."""
     from ..dynamics.flow import flow as run_flow
@@ -35,8 +55,9 @@ def flow(
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
-    with progress(f"flow to 1e{target:.4g}", total=-target) as advance:
+    with progress(f"flow to {log10_text(target)}", total=-target) as advance:
         traj = run_flow(net, ds, lossobj, until=target, checkpoints=levels, method=method, seed=seed,
+                        max_steps=max_steps,
                         callback=lambda lg: advance(completed=-lg, info=f"loss {format_level(lg)}"))
 
     def human(res):
@@ -52,20 +73,24 @@ def flow(
 
 @app.command()
 def descent(
-    data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set"),
+    data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth"),
-    width: int = typer.Option(None, "--width"),
-    alpha: float = typer.Option(1.0, "--alpha"),
-    shape: str = typer.Option(None, "--shape"),
+    depth: int = typer.Option(None, "--depth", help=DEPTH_HELP),
+    width: int = typer.Option(None, "--width", help=WIDTH_HELP),
+    alpha: float = typer.Option(1.0, "--alpha", help=ALPHA_HELP),
+    shape: str = typer.Option(None, "--shape", help=SHAPE_HELP),
     loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
-    lr: float = typer.Option(..., "--lr", help="learning rate η > 0 (peak rate for schedules)"),
+    lr: float = typer.Option(..., "--lr", help="learning rate η > 0, per step (the peak rate for schedules)"),
     steps: int = typer.Option(..., "--steps", help="number of steps K ≥ 1"),
-    schedule: str = typer.Option(None, "--schedule", help="learning-rate schedule name (default constant)"),
-    batch_size: int = typer.Option(None, "--batch-size", help="mini-batch size for SGD (default: full batch)"),
-    sharpness_every: int = typer.Option(0, "--sharpness-every", help="track the top Hessian eigenvalue every M steps"),
-    seed: int = typer.Option(0, "--seed"),
-    as_json: bool = typer.Option(False, "--json"),
+    schedule: str = typer.Option(None, "--schedule", help=SCHEDULE_HELP),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="mini-batch size in examples, for SGD (default: full batch)"
+    ),
+    sharpness_every: int = typer.Option(
+        0, "--sharpness-every", help="track the top Hessian eigenvalue every M steps (0: never)"
+    ),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
 ):
     """Gradient descent (or SGD) with a fixed learning rate or a schedule, as a compiled loop."""
     from ..dynamics.descent import descent as run_descent

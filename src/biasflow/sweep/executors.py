@@ -149,9 +149,14 @@ def _execute(cfg, out, runner, client, *, resume, text, on_progress, new_config)
     total = len(todo)
     stats = {"done": 0, "failed": 0, "rows": 0, "statuses": {}}
 
+    ident = config_id(cfg)
+
     def store_results(results):
         if not results:
             return
+        for _, rows in results:  # every row carries its configuration's identity, whatever the runner
+            for r in rows if isinstance(rows, list) else ():
+                r.setdefault("config_id", ident)
         store.append_runs({rid: rows for rid, rows in results})
         for _, rows in results:
             st = rows[-1].get("status", "ok")
