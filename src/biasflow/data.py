@@ -28,7 +28,7 @@ Task = Literal["classification", "regression"]
 TASKS = ("classification", "regression")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A validated data set. Build with :func:`make_dataset`, a loader, a generator or :func:`builtin`.
 
@@ -47,6 +47,9 @@ class Dataset:
     @property
     def n(self) -> int:
         return int(self.X.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Dataset(name={self.name!r}, task={self.task!r}, n={self.n}, d={self.d})"
 
     @property
     def d(self) -> int:

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..data import Dataset
+from ..display import Rows
 from ..errors import BiasflowError
 from .kkt import kkt_residual
 from .margins import normalized_margin
@@ -218,7 +219,7 @@ def compare(
         )
         row = {"log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)} | row
         rows.append(row)
-    return rows
+    return Rows(rows)
 
 
 def compare_path(
@@ -248,4 +249,4 @@ def compare_path(
             c.predictor, p, data=data, test=test, support_tol=support_tol, active_tol=active_tol, nu=nu
         )
         rows.append({"log10_loss": float(c.log10_loss), "log10_time": float(c.log10_time)} | row)
-    return rows
+    return Rows(rows)

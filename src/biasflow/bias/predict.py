@@ -53,6 +53,7 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 from ..fmt import log10_text
 from ..levels import LN10, parse_level
@@ -61,8 +62,8 @@ from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
 
 
-@dataclasses.dataclass(eq=False)
-class Prediction:
+@dataclasses.dataclass(eq=False, repr=False)
+class Prediction(Compact):
     """A predicted bias with its certificate.
 
     Attributes:
@@ -80,6 +81,8 @@ class Prediction:
         references: solved reference problems (``l1``, ``l2`` max-margin; ``l2D`` best effort), filled
             on demand by :meth:`reference`.
     """
+
+    _hidden = ("data", "potential", "references", "dual")  # large or derived: not in the repr
 
     kind: str
     task: str
