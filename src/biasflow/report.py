@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import math
 from importlib import resources
 from pathlib import Path
 
@@ -42,18 +41,14 @@ _CONFIG = ["data", "model", "depth", "alpha", "shape", "loss", "seed", "data_see
 
 
 def _fmt(v) -> str:
+    from .fmt import num
+
     if v is None:
         return "—"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
+    if isinstance(v, (bool, int)):
         return str(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            return str(v)
-        if v == 0:
-            return "0"
-        return f"{v:.4g}" if 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
+        return num(v, 4)
     return str(v)
 
 

@@ -225,7 +225,9 @@ def results(
 
 def _short(v) -> str:
     if isinstance(v, float):
-        return f"{v:.6g}"
+        from ..fmt import num
+
+        return num(v, 6)
     if isinstance(v, list):
         return f"[{len(v)} values]"
     s = "" if v is None else str(v)
