@@ -294,3 +294,48 @@ def test_every_option_has_help(cli, name):
 def test_sweep_help_shows_brackets(cli):
     out = cli("sweep", "--help")[1]
     assert "[run]" in out and "[grid]" in out and "--new-config" in out
+
+
+# ----------------------------------------------------------------------------------- audit findings
+def test_foreign_file_in_store_is_one_line(cli, toy, tmp_path):
+    out = tmp_path / "out"
+    assert cli("sweep", toy, "--out", out)[0] == 0
+    (out / "runs" / "zz.parquet").write_text("not parquet")
+    for args in (("report", out), ("results", out), ("sweep", toy, "--out", out, "--resume")):
+        line = one_line(*cli(*args)[::2])
+        assert "zz.parquet is not a readable results fragment" in line and "move it out" in line
+
+
+def test_empty_sweep_config_refused(cli, tmp_path):
+    (tmp_path / "e.toml").write_text("# nothing yet\n\n")
+    assert "config is empty" in one_line(*cli("sweep", tmp_path / "e.toml", "--out", tmp_path / "o")[::2])
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_blank_line_on_stderr_without_a_terminal(cli, monkeypatch):
+    monkeypatch.delenv("BIASFLOW_NO_PROGRESS", raising=False)  # progress on, but stderr is not a terminal
+    code, out, err = cli("flow", "--data", "sparse", "--until-loss", "1e-3")
+    assert code == 0 and err.startswith("status: ok") and err.count("\n") == 1
+
+
+def test_predict_duplicate_points_with_opposite_labels_says_not_separable(cli, tmp_path):
+    from biasflow.data import builtin, non_separable, save
+
+    save(non_separable(builtin("sparse")), tmp_path / "dup.csv")
+    dup = tmp_path / "dup.csv"
+    for args in (("predict", "--data", dup, "--at-loss", "1e-10"), ("margin", "--data", dup)):
+        line = one_line(*cli(*args)[::2])
+        assert "not linearly separable" in line and "bracket" not in line
+
+
+def test_messages_name_inputs_that_work(cli):
+    line = one_line(*cli("descent", "--data", "sparse", "--lr", "0.1", "--steps", "3", "--schedule", "warmup")[::2])
+    suggestion = line.split("e.g. --schedule ")[1].split()[0]
+    assert suggestion != "warmup"
+    code, _, err = cli("descent", "--data", "sparse", "--lr", "0.1", "--steps", "3", "--schedule", suggestion)
+    assert code == 0, err
+    from biasflow.dynamics import clock
+
+    assert "--max-steps" in clock._RAISE
+    flow_opts = {o for p in _commands()[0].commands["flow"].params for o in p.opts}
+    assert "--max-steps" in flow_opts

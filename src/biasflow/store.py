@@ -233,7 +233,11 @@ class Store:
         con.execute("SET threads TO 2")
         if self.fragments():
             glob = str(self.runs / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+            try:
+                con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+            except duckdb.Error as e:
+                con.close()
+                raise self._unreadable(e) from None
         else:
             con.execute("CREATE VIEW results AS SELECT NULL::VARCHAR AS run_id WHERE false")
         return con
@@ -247,6 +251,8 @@ class Store:
             return con.sql(sql).fetch_arrow_table()
         except duckdb.Error as e:
             msg = " ".join(str(e).split())
+            if isinstance(e, (duckdb.InvalidInputException, duckdb.IOException)) and ".parquet" in msg:
+                raise self._unreadable(e) from None
             raise BiasflowError(
                 f"SQL error: {msg}; the table is named 'results' "
                 f"(columns: {', '.join(self.columns()) or 'none yet'})"
@@ -264,9 +270,26 @@ class Store:
             return []
         names: dict[str, None] = {}
         for f in frags[:50]:
-            for n in pq.read_schema(f).names:
+            try:
+                schema = pq.read_schema(f)
+            except (pa.ArrowException, OSError) as e:
+                raise self._unreadable(e, f) from None
+            for n in schema.names:
                 names[n] = None
         return list(names)
+
+    def _unreadable(self, err: Exception, fragment: Path | None = None) -> BiasflowError:
+        """One line for a fragment that is not Parquet (biasflow writes fragments atomically, so such a
+        file was put there by something else, or the disk is damaged)."""
+        msg = " ".join(str(err).split()).split(" LINE ")[0][:200]
+        named = re.search(r"'([^']+\.parquet)'", msg)
+        if fragment is None and named and "*" not in named.group(1):
+            fragment = Path(named.group(1))
+        where = f"{fragment}" if fragment is not None else f"a file in {self.runs}"
+        return BiasflowError(
+            f"{where} is not a readable results fragment ({msg}); move it out of {self.runs} "
+            "and run the command again"
+        )
 
     def table(self) -> pa.Table:
         """All rows, as one pyarrow Table."""

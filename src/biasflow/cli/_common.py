@@ -105,7 +105,8 @@ def emit(result: dict, as_json: bool, human=None) -> None:
 @contextlib.contextmanager
 def progress(description: str, total: float | None = None, enabled: bool = True):
     """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
-    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    # only on a terminal: elsewhere a live display prints nothing useful but leaves a blank line on stderr
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None and stderr.is_terminal
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -329,6 +329,11 @@ def load_config(path: str | Path) -> tuple[SweepConfig, str]:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise BiasflowError(f"{p}: cannot read sweep config ({e})") from None
+    if not any(ln.split("#", 1)[0].strip() for ln in text.splitlines()):
+        raise BiasflowError(
+            f"{p}: the sweep config is empty; give at least a [run] table (e.g. data = \"sparse\") and a "
+            "[grid] (see examples/)"
+        )
     return parse_config(text, where=str(p), base_dir=p.parent), text
 
 
