@@ -339,3 +339,23 @@ def test_messages_name_inputs_that_work(cli):
     assert "--max-steps" in clock._RAISE
     flow_opts = {o for p in _commands()[0].commands["flow"].params for o in p.opts}
     assert "--max-steps" in flow_opts
+
+
+def test_sigint_during_reproduction_says_what_was_stored(cli, tmp_path, monkeypatch):
+    from biasflow.sweep import sweep_rows
+
+    def fake_experiment(out, quick):
+        sweep_rows(TOY, out, runner=single_runner)  # 3 runs stored, reported per batch
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("biasflow.experiments.get_experiment", lambda name: fake_experiment)
+    monkeypatch.delenv("BIASFLOW_NO_PROGRESS", raising=False)
+    out = tmp_path / "r"
+    code, _, err = cli("reproduce", "moroshko2020", "--out", out, "--quick")
+    lines = err.strip().splitlines()
+    assert code == 130 and "Traceback" not in err
+    assert lines[0] == "reproduce moroshko2020 (quick): toy: 3 run(s) to do"
+    assert lines[-1] == (
+        f"biasflow: interrupted: 3 run(s) are stored in {out} (runs in flight are lost); resume with: "
+        f"biasflow reproduce moroshko2020 --out {out} --quick (stored runs are reused)"
+    )
