@@ -23,7 +23,7 @@ import pytest
 from biasflow.store import Store
 from test_sweep import single_runner
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__import__("biasflow").__file__).resolve().parents[1])  # the biasflow under test
 TOY = """\
 name = "toy"
 batch = 2
@@ -359,3 +359,32 @@ def test_sigint_during_reproduction_says_what_was_stored(cli, tmp_path, monkeypa
         f"biasflow: interrupted: 3 run(s) are stored in {out} (runs in flight are lost); resume with: "
         f"biasflow reproduce moroshko2020 --out {out} --quick (stored runs are reused)"
     )
+
+
+def test_warnings_are_one_line_each(cli, monkeypatch):
+    import warnings
+
+    from biasflow.errors import BiasflowError
+
+    def noisy(*a, **k):
+        warnings.warn("overflow encountered in exp", RuntimeWarning, stacklevel=1)
+        raise BiasflowError("stop here")
+
+    monkeypatch.setattr("biasflow.cli.bias.load_data", noisy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = cli("margin", "--data", "sparse")
+    assert code == 2 and err.splitlines() == [
+        "biasflow: warning: overflow encountered in exp (RuntimeWarning at test_cli_edges.py:"
+        + err.splitlines()[0].rsplit(":", 1)[1],
+        "biasflow: error: stop here",
+    ]
+
+
+def test_accelerator_out_of_memory_is_one_line(cli, monkeypatch):
+    def oom(*a, **k):  # what XLA raises (a RuntimeError subclass), not a MemoryError
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 16000000000016 bytes.")
+
+    monkeypatch.setattr("biasflow.dynamics.phases.phase_map", oom)
+    line = one_line(*cli("lr-phases", "--data", "sparse", "--num", "2", "--steps", "5")[::2], expected_code=1)
+    assert line.startswith("biasflow: error: out of memory; reduce the problem size")

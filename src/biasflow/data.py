@@ -103,7 +103,7 @@ def make_dataset(
             kind = np.asarray(arr).dtype.kind
         except (TypeError, ValueError):  # ragged: reported by the conversion below
             kind = "f"
-        if kind not in "biuf":
+        if kind not in "biufO":  # object arrays (e.g. from pandas) are fine when their entries are numbers
             what = {"c": "complex", "U": "text", "S": "bytes", "O": "object", "M": "date", "m": "time"}
             raise BiasflowError(
                 f"{where}: {arr_name} holds {what.get(kind, kind)} values; it must hold real numbers"
@@ -112,7 +112,7 @@ def make_dataset(
         X = np.array(X, dtype=np.float64)
         y = np.array(y, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise BiasflowError(f"{where}: X and y must be numeric arrays ({e})") from None
+        raise BiasflowError(f"{where}: X and y must hold real numbers ({e})") from None
     if X.ndim != 2:
         raise BiasflowError(f"{where}: X must be a 2-D array (n × d); got shape {X.shape}")
     if y.ndim == 2 and 1 in y.shape:

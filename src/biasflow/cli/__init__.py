@@ -96,14 +96,36 @@ def _err(line: str) -> None:
         pass
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each (``biasflow: warning: ...``), not Python's two-line form with source."""
+    text = " ".join(str(message).split())
+    _err(f"biasflow: warning: {text} ({category.__name__} at {os.path.basename(filename)}:{lineno})")
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """XLA reports exhausted memory as a runtime error, not a MemoryError."""
+    text = str(e)
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning every error into one line on stderr and a non-zero exit.
 
     The click/typer standalone machinery is bypassed on purpose: it turns ``EOFError`` into an abort with a
     blank line on stderr, ``KeyboardInterrupt`` into a silent exit, and a broken pipe into exit status 1.
     """
+    import warnings
+
     args = sys.argv[1:] if argv is None else list(argv)
     command = typer.main.get_command(app)
+    shown, warnings.showwarning = warnings.showwarning, _one_line_warning
+    try:
+        return _run(command, args)
+    finally:
+        warnings.showwarning = shown
+
+
+def _run(command, args: list[str]) -> int:
     try:
         try:
             with command.make_context("biasflow", args) as ctx:
@@ -144,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a defect in biasflow: one line, the traceback on request
         if os.environ.get("BIASFLOW_DEBUG"):
             raise
+        if _out_of_memory(e):
+            _err("biasflow: error: out of memory; reduce the problem size (n, --width, --steps, --num)")
+            return 1
         first = (str(e).splitlines() or [""])[0][:300]
         _err(
             f"biasflow: internal error: {type(e).__name__}: {first} (a bug; run again with "
