@@ -388,3 +388,15 @@ def test_accelerator_out_of_memory_is_one_line(cli, monkeypatch):
     monkeypatch.setattr("biasflow.dynamics.phases.phase_map", oom)
     line = one_line(*cli("lr-phases", "--data", "sparse", "--num", "2", "--steps", "5")[::2], expected_code=1)
     assert line.startswith("biasflow: error: out of memory; reduce the problem size")
+
+
+def test_status_lines_do_not_wrap_inside_numbers():
+    from rich.console import Console
+
+    from biasflow.cli._common import stderr
+
+    line = "status: target_unreachable  (the exp loss has a floor: 0.181818; [1e-10, 1e-1] reached) 1.5e-31"
+    narrow = Console(width=30, soft_wrap=stderr.soft_wrap, highlight=False, markup=stderr._markup, record=True)
+    with narrow.capture() as cap:
+        narrow.print(line)
+    assert cap.get() == line + "\n"  # one line for the terminal to fold; brackets kept, nothing re-broken
