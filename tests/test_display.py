@@ -7,7 +7,7 @@ import pytest
 import biasflow as bf
 from biasflow.bias.compare import compare
 from biasflow.bias.predict import predict_at_loss
-from biasflow.fmt import log10_text, num
+from biasflow.fmt import log10_text
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_reprs_fit_a_cell(run):
         assert len(text) < 600 and "\n" not in text, text  # a few lines of a notebook cell at most
         assert "array(" not in text  # no NumPy dump of X, y or β
     assert repr(ds) == "Dataset(name='gaussian-n40-d200-k1', task='classification', n=40, d=200)"
-    assert "loss 0.1 → 1e-50" in repr(tr) and "status='ok'" in repr(tr)
+    assert "loss 1e-1 → 1e-50" in repr(tr) and "status='ok'" in repr(tr)
 
 
 def test_html_tables(run):
@@ -53,4 +53,4 @@ def test_floor_message_has_no_fractional_exponent():
     tr = bf.flow(bf.Diagonal(d=30), ds, "exp", until="1e-5")
     assert tr.status == "target_unreachable"
     assert "1e-0." not in tr.message and "e+" not in tr.message
-    assert num(10 ** tr.floor_log10, 6) in tr.message  # the floor as a plain number, e.g. 0.181818
+    assert log10_text(tr.floor_log10, 6) in tr.message  # the floor written as a number, e.g. 1.81818e-1

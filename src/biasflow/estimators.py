@@ -144,7 +144,7 @@ class _GradientFlowBase(BaseEstimator):
     def _run(self, X, y):
         from .dynamics.flow import flow
         from .dynamics.separability import check
-        from .levels import parse_level, parse_levels
+        from .levels import Level, parse_levels
         from .losses import get_loss
         from .models import build_model
 
@@ -157,14 +157,8 @@ class _GradientFlowBase(BaseEstimator):
         net = build_model(
             self.model, ds.d, depth=self.depth, alpha=self.alpha, shape=self.shape, seed=self.seed
         )
-        until = parse_level(self.until)
-        cps = None  # as log10 values, handed to the flow as text (see _level_text)
-        if self.checkpoints is not None:
-            cps = (
-                parse_levels(self.checkpoints)
-                if isinstance(self.checkpoints, str)
-                else sorted({parse_level(c) for c in self.checkpoints}, reverse=True)
-            )
+        until = Level.parse(self.until).log10  # refuses 0, negative, NaN and underflowed floats
+        cps = None if self.checkpoints is None else parse_levels(self.checkpoints)  # log10 values
         sep = check(ds, loss, margin=False) if ds.task == "classification" else check(ds, loss)
         floor = None if sep.separable else sep.floor_log10
         if floor is not None and until <= floor:
@@ -182,8 +176,8 @@ class _GradientFlowBase(BaseEstimator):
             if cps is not None:
                 cps = [c for c in cps if c > stop] + [stop]
         if cps is not None:
-            cps = [_level_text(c) for c in cps]
-        traj = flow(net, ds, loss, until=_level_text(until), checkpoints=cps, method=self.method, seed=self.seed)
+            cps = [Level.from_log10(c) for c in cps]
+        traj = flow(net, ds, loss, until=Level.from_log10(until), checkpoints=cps, method=self.method, seed=self.seed)
         self.trajectory_ = traj
         self.floor_log10_ = floor
         if not traj.checkpoints:
@@ -195,17 +189,6 @@ class _GradientFlowBase(BaseEstimator):
         self.message_ = traj.message
         self.coef_ = np.asarray(traj.checkpoints[-1].predictor, dtype=float)
         return ds
-
-
-def _level_text(log10_value: float) -> str:
-    """A loss level as the text ``m e k`` that :func:`biasflow.levels.parse_level` reads back exactly
-    (to float64 rounding), whatever its size: the flow reads bare floats as log10 values or loss values.
-
-    >>> _level_text(-0.5), _level_text(2.0), _level_text(-10000.25)
-    ('3.1622776601683795e-1', '1.0e2', '5.623413251903491e-10001')
-    """
-    e = math.floor(log10_value)
-    return f"{10.0 ** (log10_value - e)!r}e{e}"
 
 
 def _numeric_or_raw(y, task):

@@ -24,11 +24,13 @@ _HUGE = 6
 def log10_text(log10_value: float, digits: int = 3) -> str:
     """The number 10**log10_value, written with ``digits`` significant digits, never formed as a float.
 
-    Integer exponents print as ``1e-k``; exponents of more than six digits as ``10^-k`` (a float64 log10
-    that large has no fractional digits left, so there is no mantissa to show).
+    Powers of ten print as ``1e-k``, or ``10^-k`` when k has more than six digits (``1e-1e+09`` is what a
+    float formatter would make of it); other values as ``m e k`` with the mantissa m in [1, 10). This is
+    how loss levels are written everywhere (``str(Level)``), and :class:`biasflow.levels.Level` reads every
+    form back.
 
-    >>> log10_text(-2.0), log10_text(-2.3), log10_text(2.0), log10_text(-0.5)
-    ('1e-2', '5.01e-3', '1e2', '0.316')
+    >>> log10_text(-2.0), log10_text(-2.3), log10_text(2.0), log10_text(-0.5), log10_text(-1.0)
+    ('1e-2', '5.01e-3', '1e2', '3.16e-1', '1e-1')
     >>> log10_text(float("-inf")), log10_text(float("inf")), log10_text(float("nan"))
     ('0', 'inf', 'nan')
     >>> log10_text(-2.9999999999999)   # rounds up to the next power of ten
@@ -39,17 +41,16 @@ def log10_text(log10_value: float, digits: int = 3) -> str:
         return "nan"
     if math.isinf(v):
         return "0" if v < 0 else "inf"
-    if abs(v) >= 10**_HUGE:
+    if abs(v) >= 10**_HUGE and abs(v - round(v)) < 1e-9 * abs(v):
         return f"10^{int(round(v))}"
     e = math.floor(v)
-    mant = round(10 ** (v - e), digits - 1)
+    mant = float(f"{10 ** (v - e):.{digits}g}")
     if mant >= 10.0:
         mant, e = 1.0, e + 1
-    if -1 <= e <= 0 and not (mant == 1.0 and e == 0):  # 0.1 ≤ x < 1: plain decimals read best
-        return num(mant * 10.0**e, digits)
-    if mant == 1.0:
-        return "1" if e == 0 else f"1e{e}"
-    return f"{mant:.{digits}g}e{e}"
+    text = f"{mant:.{digits}g}"
+    if e == 0:
+        return text
+    return f"{text}e{e}"
 
 
 def num(x: float, digits: int = 3) -> str:

@@ -48,8 +48,9 @@ LABELS = {
     "recovery_error": "recovery error ‖β − β*‖/‖β*‖",
     "dist_l1": "distance to min-ℓ1 interpolant (relative)",
     "dist_l2": "distance to min-ℓ2 interpolant (relative)",
-    "l1_ratio": "‖β‖₁/‖β_ℓ1‖₁ − 1",
-    "support": "support size",
+    "l1_ratio": "‖β‖₁/‖β_ℓ1‖₁",
+    "gap_obj_l1": "‖β‖₁/‖β_ℓ1‖₁ − 1",
+    "support_size": "support size",
 }
 
 

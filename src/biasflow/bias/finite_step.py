@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from ..data import Dataset
-from ..errors import BiasflowError
+from ..errors import BiasflowError, Status
 from .interpolate import solve_dual, stationarity
 from .potentials import ExpPotential
 
@@ -131,7 +131,7 @@ def predict_descent(
             kind="finite_step",
             task="regression",
             predictor=np.asarray(res.predictor, float),
-            status=res.status if res.status != "ok" else "invalid_input",
+            status=Status(res.status) if res.status != "ok" else Status.FAILED,
             message=f"gradient descent did not give an effective initialization: {res.message}",
             depth=2,
             model=model.config(),

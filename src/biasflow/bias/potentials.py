@@ -46,6 +46,7 @@ import math
 import numpy as np
 
 from ..errors import BiasflowError
+from ..levels import LN10
 from ..models.diagonal import Diagonal, UntiedDiagonal
 
 _LOG_MAX = math.log(np.finfo(np.float64).max)
@@ -333,9 +334,9 @@ def potential_of(model) -> Potential:
             return QuadPotential(np.full(model.d, 2.0))
         lo, hi = float(la.min()), float(la.max())
         if D * lo < -690.0 or D * hi > 690.0:
-            r = 690.0 / (D * math.log(10.0))
+            r = 690.0 / (D * LN10)
             raise BiasflowError(
-                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / math.log(10.0):.0f} is outside "
+                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / LN10:.0f} is outside "
                 f"float64's usable "
                 f"range for depth {D}: the Q-potential needs alpha (times shape) in [1e-{r:.0f}, 1e{r:.0f}]"
             )

@@ -54,9 +54,9 @@ import numpy as np
 
 from ..data import Dataset
 from ..display import Compact
-from ..errors import BiasflowError
+from ..errors import BiasflowError, UndefinedAtLevel
 from ..fmt import log10_text
-from ..levels import LN10, parse_level
+from ..levels import LN10, Level
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
@@ -246,7 +246,7 @@ def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: in
             return pot.beta(A.T @ lam), lam, ok, iters
     if ls < math.log(0.3):
         sig0 = -ls
-        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / math.log(10.0))) + 1))
+        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / LN10)) + 1))
         # extrapolate λ·α^{D−2} for depth ≥ 3 (smooth in σ), λ itself for exp potentials
         e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
         hist: list = []
@@ -349,19 +349,20 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
 
 
 def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Prediction:
-    """The Q_μ prediction at training loss ``at_loss`` (text such as ``"1e-100"`` or a log10 value via
-    :func:`~biasflow.levels.parse_level`), with γ from the margin–loss relation, solved by Brent's method."""
+    """The Q_μ prediction at training loss ``at_loss`` (a :class:`~biasflow.levels.Level`, text such as
+    ``"1e-100"`` or a positive float loss VALUE), with γ from the margin–loss relation, solved by Brent's
+    method. Raises :class:`~biasflow.errors.UndefinedAtLevel` when the level is not below ℓ(0)/n."""
     _require_classification(data, "a classification prediction")
     if loss not in ("exp", "logistic"):
         raise BiasflowError(f"classification predictions need --loss exp or logistic (got {loss!r})")
-    log10 = parse_level(at_loss) if isinstance(at_loss, str) else float(at_loss)
+    log10 = Level.parse(at_loss).log10
     t0 = time.perf_counter()
     L = -log10 * LN10  # log(1/ℒ)
     n = data.n
     floor = math.log(n) if loss == "exp" else math.log(n) - math.log(math.log(2.0))
     if not L > floor + 1e-9:
-        raise BiasflowError(
-            f"--at-loss {log10_text(log10)} is not below ℓ(0)/n = {log10_text(-floor / LN10)}: "
+        raise UndefinedAtLevel(
+            f"--at-loss {Level.from_log10(log10)} is not below ℓ(0)/n = {Level.from_log10(-floor / LN10)}: "
             "the Q_mu description needs "
             "every training point classified; give a smaller loss such as 1e-10"
         )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..fmt import log10_text
-from ..levels import format_level, parse_level, parse_levels
+from ..levels import Level, format_level, parse_levels
 from . import app
 from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, progress, stderr
 
@@ -50,14 +49,14 @@ def flow(
     from ..dynamics.flow import flow as run_flow
 
     lossobj = parse_loss(loss)
-    target = parse_level(until_loss)
-    levels = parse_levels(checkpoints) if checkpoints else None
+    target = Level.parse(until_loss).log10
+    levels = [Level.from_log10(v) for v in parse_levels(checkpoints)] if checkpoints else None
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
-    with progress(f"flow to {log10_text(target)}", total=-target) as advance:
-        traj = run_flow(net, ds, lossobj, until=target, checkpoints=levels, method=method, seed=seed,
-                        max_steps=max_steps,
+    with progress(f"flow to {format_level(target)}", total=-target) as advance:
+        traj = run_flow(net, ds, lossobj, until=Level.from_log10(target), checkpoints=levels, method=method,
+                        seed=seed, max_steps=max_steps,
                         callback=lambda lg: advance(completed=-lg, info=f"loss {format_level(lg)}"))
 
     def human(res):
@@ -109,5 +108,11 @@ def descent(
         if r["sharpness"]:
             print(f"sharpness {r['sharpness'][0]:.6g} → {r['sharpness'][-1]:.6g}  (2/η = {2 / lr:.6g})")
 
-    emit(res.to_json(), as_json, human)
+    from ..bias.compare import measure_model
+    from ..data import fingerprint
+
+    out = res.to_json() | {"data": fingerprint(ds)}
+    if res.checkpoints:  # recorded predictors, measured through the metrics registry
+        out["records"] = measure_model(res, net, ds)
+    emit(out, as_json, human)
     return 0 if res.status == "ok" else 3

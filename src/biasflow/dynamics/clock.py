@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.integrate import solve_ivp
 
-LN10 = math.log(10.0)
+from ..levels import LN10
 
 _RAISE = "raise max_steps; `biasflow flow --max-steps N` on the command line"
 

@@ -76,7 +76,6 @@ from .executors import run_sweep as run_sweep
 from .executors import sweep_rows as sweep_rows
 from .executors import use_progress as use_progress
 from .executors import use_scheduler as use_scheduler
-from .runs import PREDICTION_COLUMNS as PREDICTION_COLUMNS
 from .runs import Rows as Rows
 from .runs import Runner as Runner
 from .runs import batch_key as batch_key
@@ -87,9 +86,10 @@ from .runs import config_id as config_id
 from .runs import dataset_of as dataset_of
 from .runs import expand as expand
 from .runs import failure_row as failure_row
+from .runs import limit_prediction as limit_prediction
 from .runs import make_batches as make_batches
-from .runs import prediction_metrics as prediction_metrics
 from .runs import references as references
 from .runs import run_batch as run_batch
 from .runs import run_id as run_id
+from .runs import run_metrics as run_metrics
 from .runs import trajectory_rows as trajectory_rows
