@@ -158,10 +158,14 @@ def test_sigint_really_delivered_exits_130(tmp_path):
     cfg.write_text(TOY.replace('until = "1e-100"', 'until = "1e-1000"'))
     env = {**os.environ, "PYTHONPATH": SRC}
     env.pop("BIASFLOW_NO_PROGRESS", None)
+    # the child installs Python's Ctrl-C handler itself (a background shell may start it with SIGINT ignored)
+    child = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from biasflow.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     p = subprocess.Popen(
-        [sys.executable, "-m", "biasflow", "sweep", str(cfg), "--out", str(tmp_path / "o")],
+        [sys.executable, "-c", child, "sweep", str(cfg), "--out", str(tmp_path / "o")],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     first = p.stderr.readline()  # "sweep toy: 3 run(s) to do": the runs start (compiling) now
     assert "3 run(s) to do" in first
