@@ -154,6 +154,7 @@ class Point:
         nu: the flow's dual ν if the dynamics carry it (exact dual flows), else None.
         teacher: the generating teacher vector when known.
         support_tol, active_tol: relative thresholds for supports and active points.
+        mu_scale: log10 α^D, the scale of μ = α^D/γ (the model's ``log10_mu_scale``), or None.
     """
 
     beta: np.ndarray
@@ -171,6 +172,7 @@ class Point:
     test: Any = None
     support_tol: float = 1e-3
     active_tol: float = 1e-3
+    mu_scale: float | None = None
 
     @functools.cached_property
     def margins(self) -> np.ndarray:
@@ -370,11 +372,9 @@ def _kkt_offsupport(p: Point) -> float:
 
 
 def _log10_mu(p: Point) -> float:
-    cfg = p.model
-    alpha = cfg.get("alpha")
-    if not (cfg.get("model") == "diagonal" and cfg.get("shape") is None and alpha):
+    if p.mu_scale is None:
         raise Undefined("μ = α^D/γ is defined for the tied diagonal network with uniform α")
-    return p.depth * math.log10(float(alpha)) - math.log10(p.separating())
+    return p.mu_scale - math.log10(p.separating())
 
 
 def _test_error(p: Point) -> float:

@@ -80,13 +80,13 @@ def _limit_or_qmu(prediction):
 
 
 def _point(beta, data, *, limit, qmu, depth, model, potential, nu, teacher, test, support_tol, active_tol,
-           log10_loss=None, log10_time=None, step=None) -> Point:
+           log10_loss=None, log10_time=None, step=None, mu_scale=None) -> Point:
     b = np.asarray(beta, dtype=float)
     if b.shape != (data.d,):
         raise BiasflowError(f"predictor has shape {b.shape} but the data have d = {data.d} features")
     return Point(beta=b, data=data, log10_loss=log10_loss, log10_time=log10_time, step=step, depth=depth,
                  model=model or {}, limit=limit, qmu=qmu, potential=potential, nu=nu, teacher=teacher,
-                 test=test, support_tol=support_tol, active_tol=active_tol)
+                 test=test, support_tol=support_tol, active_tol=active_tol, mu_scale=mu_scale)
 
 
 def _names(limit, qmu, record=()) -> tuple[str, ...]:
@@ -138,7 +138,7 @@ def compare_predictor(
     limit, qmu = _limit_or_qmu(prediction)
     p = _point(beta, ds, limit=limit, qmu=qmu, depth=max(1, int(prediction.depth)), model=prediction.model,
                potential=prediction.potential, nu=nu, teacher=teacher, test=test, support_tol=support_tol,
-               active_tol=active_tol)
+               active_tol=active_tol, mu_scale=prediction.log10_mu_scale)
     return _row(p, _names(limit, qmu), {})
 
 
@@ -166,6 +166,7 @@ def measure(
     teacher=None,
     support_tol: float = 1e-3,
     active_tol: float = 1e-3,
+    mu_scale: float | None = None,
 ) -> list[dict]:
     """Per-checkpoint metric rows of a run (the one code path of every comparison).
 
@@ -178,6 +179,7 @@ def measure(
         qmu_at: ``log10_loss -> Prediction`` giving the Q_μ solution at a checkpoint's level (raising
             :class:`~biasflow.errors.UndefinedAtLevel` where it does not exist), or None.
         depth, model: the model's degree D and config; potential: its dual potential (or None).
+        mu_scale: log10 α^D of μ = α^D/γ (the model's ``log10_mu_scale`` capability), or None.
     """
     limit, failed_limit = _undefined(limit, LIMIT_COLUMNS, "limit")
     has_limit = limit is not None or bool(failed_limit)
@@ -195,7 +197,7 @@ def measure(
         p = _point(c.predictor, data, limit=limit, qmu=qmu, depth=depth, model=model, potential=potential,
                    nu=extra.get("nu"), teacher=teacher, test=test, support_tol=support_tol,
                    active_tol=active_tol, log10_loss=float(c.log10_loss), log10_time=float(c.log10_time),
-                   step=step)
+                   step=step, mu_scale=mu_scale)
         names = (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if has_limit else ()),
                  *(QMU_COLUMNS if qmu_at is not None else ()))
         rows.append(_row(p, names, failed))
@@ -240,7 +242,7 @@ def compare(
 
     return measure(trajectory, ds, limit=limit, qmu_at=qmu_at, depth=max(1, int(prediction.depth)),
                    model=prediction.model, potential=prediction.potential, test=test, teacher=teacher,
-                   support_tol=support_tol, active_tol=active_tol)
+                   support_tol=support_tol, active_tol=active_tol, mu_scale=prediction.log10_mu_scale)
 
 
 def compare_path(
@@ -287,9 +289,9 @@ def compare_path(
             pot = potential_of(model)
         except BiasflowError:
             pot = None
-    return measure(trajectory, data, limit=limit, qmu_at=qmu_at, depth=max(1, int(getattr(model, "degree", 2))),
-                   model=model.config() if hasattr(model, "config") else {}, potential=pot, test=test,
-                   teacher=teacher, support_tol=support_tol, active_tol=active_tol)
+    return measure(trajectory, data, limit=limit, qmu_at=qmu_at, depth=max(1, int(model.degree)),
+                   model=model.config(), potential=pot, test=test, teacher=teacher, support_tol=support_tol,
+                   active_tol=active_tol, mu_scale=getattr(model, "log10_mu_scale", None))
 
 
 def measure_model(result, model, data: Dataset, *, limit: bool = False, teacher=None) -> list[dict]:
@@ -312,7 +314,8 @@ def measure_model(result, model, data: Dataset, *, limit: bool = False, teacher=
         except BiasflowError:
             pot = None
     return measure(result, data, limit=pred, depth=max(1, int(getattr(model, "degree", 2))),
-                   model=model.config() if hasattr(model, "config") else {}, potential=pot, teacher=teacher)
+                   model=model.config(), potential=pot, teacher=teacher,
+                   mu_scale=getattr(model, "log10_mu_scale", None))
 
 
 def is_null(v) -> bool:

@@ -13,7 +13,16 @@ from ..data import fingerprint
 from ..errors import BiasflowError
 from ..levels import Level, format_level
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, stderr
+from ._common import (
+    check_loss_task,
+    emit,
+    load_data,
+    make_model,
+    parse_loss,
+    parse_shape,
+    stderr,
+    with_model_options,
+)
 
 MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv (and dense | conv | tensor for limit predictions)"
 
@@ -179,17 +188,12 @@ def _check_trajectory_data(path: str, traj, ds) -> None:
 
 
 @app.command()
+@with_model_options(unset=True)
 def predict(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set"),
     model: str = typer.Option(
         None, "--model", help=MODEL_HELP + " (default diagonal, or the --trajectory's model)"
     ),
-    depth: int = typer.Option(None, "--depth", help="depth D (diagonal) or number of layers L"),
-    width: int = typer.Option(None, "--width", help="hidden width (dense)"),
-    alpha: float = typer.Option(
-        None, "--alpha", help="initialization scale α > 0 (default 1, or the --trajectory's α)"
-    ),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
     loss: str = typer.Option(None, "--loss", help="exp | logistic (classification, default exp) | square"),
     at_loss: str = typer.Option(
         None,
@@ -205,8 +209,8 @@ def predict(
         help="a `biasflow flow --json` result: compare every checkpoint with the "
         "prediction at its own loss level",
     ),
-    seed: int = typer.Option(0, "--seed", help="random seed for random initializations"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    **model_opts,
 ):
     """What theory predicts (Q_mu max-margin at a loss, the limit, the interpolant), with certificates."""
     from ..bias.compare import compare, compare_path
@@ -215,22 +219,18 @@ def predict(
     traj = None
     if trajectory is not None:
         traj = _read_trajectory(trajectory)
-        opts = _resolve_with_trajectory(
-            trajectory,
-            traj,
-            {"model": model, "depth": depth, "width": width, "alpha": alpha, "shape": shape, "loss": loss},
-        )
-        model, depth, width, alpha, loss = (opts[k] for k in ("model", "depth", "width", "alpha", "loss"))
-        shape = opts["shape"] if not isinstance(opts["shape"], list) else ",".join(map(repr, opts["shape"]))
+        opts = _resolve_with_trajectory(trajectory, traj, {"model": model, "loss": loss, **model_opts})
+        model, loss = opts.pop("model"), opts.pop("loss")
+        model_opts = {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
     model = "diagonal" if model is None else model
-    alpha = 1.0 if alpha is None else alpha
+    model_opts = {k: v for k, v in model_opts.items() if v is not None}
     if loss is None:
         loss = "square" if lr is not None else None
     lossobj = parse_loss(loss) if loss is not None else None
     ds = load_data(data, lossobj, task=None if lossobj is not None else "classification")
     if lossobj is not None:
         check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
     if traj is not None:
         _check_trajectory_data(trajectory, traj, ds)
     levels = None
@@ -320,11 +320,11 @@ def _predict_or_undefined(run, net, ds, level, loss):
         return run(net, ds, level, loss=loss)
     except UndefinedAtLevel as e:
         return Prediction(kind="q_mu", task=ds.task, predictor=np.zeros(ds.d), status=Status.INVALID_INPUT,
-                          message=str(e), log10_loss=level.log10, depth=int(getattr(net, "degree", 2)),
+                          message=str(e), log10_loss=level.log10, depth=int(net.degree),
                           model=net.config(), data=ds)
 
 
 def _diagonal(net) -> bool:
-    from ..models.diagonal import Diagonal, UntiedDiagonal
+    from ..models.base import has_dual
 
-    return isinstance(net, (Diagonal, UntiedDiagonal))
+    return has_dual(net)

@@ -6,14 +6,19 @@ import typer
 
 from ..levels import Level, format_level, parse_levels
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, progress, stderr
+from ._common import (
+    check_loss_task,
+    emit,
+    load_data,
+    make_model,
+    model_help,
+    parse_loss,
+    progress,
+    stderr,
+    with_model_options,
+)
 
-MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | uv | relu"
-DEPTH_HELP = "depth D (diagonal) or number of layers L; default: the model's (2 for diagonal)"
-WIDTH_HELP = "hidden width, neurons per layer (dense, uv, relu); default: the model's"
-ALPHA_HELP = "initialization scale α > 0 (dimensionless)"
-SHAPE_HELP = "initialization shape: a number or comma-separated per-coordinate values (default: uniform)"
-SEED_HELP = "random seed for random initializations and mini-batches"
+MODEL_HELP = model_help()
 SCHEDULE_HELP = (
     "learning-rate schedule, NAME or NAME:key=value,... (a multiplier of --lr): constant, step, nstep, exp, "
     "inv, poly, cosine, tri, sin, cos, tri2, sin2, triexp, sinexp, warmup, loss, normalized; "
@@ -22,13 +27,10 @@ SCHEDULE_HELP = (
 
 
 @app.command()
+@with_model_options
 def flow(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help=DEPTH_HELP),
-    width: int = typer.Option(None, "--width", help=WIDTH_HELP),
-    alpha: float = typer.Option(1.0, "--alpha", help=ALPHA_HELP),
-    shape: str = typer.Option(None, "--shape", help=SHAPE_HELP),
     loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
     until_loss: str = typer.Option(
         "1e-10", "--until-loss", help="target mean training loss, e.g. 1e-10000"
@@ -42,8 +44,8 @@ def flow(
     max_steps: int = typer.Option(
         200_000, "--max-steps", help="ODE solver budget, in right-hand-side evaluations per clock phase"
     ),
-    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
+    **model_opts,
 ):
     """Gradient flow, solved as an ODE on a loss clock, to any training loss (1e-10000 and beyond)."""
     from ..dynamics.flow import flow as run_flow
@@ -53,7 +55,8 @@ def flow(
     levels = [Level.from_log10(v) for v in parse_levels(checkpoints)] if checkpoints else None
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
+    seed = model_opts.get("seed", 0)
     with progress(f"flow to {format_level(target)}", total=-target) as advance:
         traj = run_flow(net, ds, lossobj, until=Level.from_log10(target), checkpoints=levels, method=method,
                         seed=seed, max_steps=max_steps,
@@ -71,13 +74,10 @@ def flow(
 
 
 @app.command()
+@with_model_options
 def descent(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help=DEPTH_HELP),
-    width: int = typer.Option(None, "--width", help=WIDTH_HELP),
-    alpha: float = typer.Option(1.0, "--alpha", help=ALPHA_HELP),
-    shape: str = typer.Option(None, "--shape", help=SHAPE_HELP),
     loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
     lr: float = typer.Option(..., "--lr", help="learning rate η > 0, per step (the peak rate for schedules)"),
     steps: int = typer.Option(..., "--steps", help="number of steps K ≥ 1"),
@@ -88,8 +88,8 @@ def descent(
     sharpness_every: int = typer.Option(
         0, "--sharpness-every", help="track the top Hessian eigenvalue every M steps (0: never)"
     ),
-    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
+    **model_opts,
 ):
     """Gradient descent (or SGD) with a fixed learning rate or a schedule, as a compiled loop."""
     from ..dynamics.descent import descent as run_descent
@@ -97,9 +97,9 @@ def descent(
     lossobj = parse_loss(loss)
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
     res = run_descent(net, ds, lossobj, lr=lr, steps=steps, schedule=schedule, batch_size=batch_size,
-                      sharpness_every=sharpness_every, seed=seed)
+                      sharpness_every=sharpness_every, seed=model_opts.get("seed", 0))
 
     def human(r):
         stderr.print(f"status: {r['status']}  {r['message']}")

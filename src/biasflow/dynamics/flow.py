@@ -44,7 +44,8 @@ from ..errors import BiasflowError
 from ..fmt import log10_text
 from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
-from ..models.base import has_dual
+from ..models.base import has_dual, is_linear
+from ..models.memory import require_memory
 from ..trajectory import Checkpoint, Trajectory
 
 METHODS = ("auto", "exact", "autodiff")
@@ -106,6 +107,13 @@ def _validate(model, data: Dataset, loss) -> Loss:
         )
     if getattr(model, "d", data.d) != data.d:
         raise BiasflowError(f"the model has input dimension {model.d} but the data have d = {data.d} columns")
+    if not is_linear(model):
+        raise BiasflowError(
+            f"gradient flow follows linear models (with a predictor); {getattr(model, 'name', model)!r} is not "
+            "linear: train it with descent"
+        )
+    if callable(getattr(model, "memory_bytes", None)):
+        require_memory(model, data.n)
     return lossobj
 
 

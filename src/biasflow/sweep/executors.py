@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BiasflowError
-from .config import SweepConfig, parse_config
-from .runs import Rows, Runner, config_id, expand, failure_row, make_batches, run_batch
+from .config import SweepConfig
+from .plan import config_id, expand, make_batches, parse_config
+from .runs import Rows, Runner, failure_row, run_batch
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -45,7 +46,7 @@ def prepare(
     """Open the store and decide which runs remain.
 
     Refuses a non-empty store without ``resume``, and (with ``resume``) a configuration whose identity
-    (:func:`~biasflow.sweep.runs.config_id`) the store has not seen, unless ``new_config``.
+    (:func:`~biasflow.sweep.plan.config_id`) the store has not seen, unless ``new_config``.
     """
     from ..store import Store
 
