@@ -404,3 +404,15 @@ def test_status_lines_do_not_wrap_inside_numbers():
     with narrow.capture() as cap:
         narrow.print(line)
     assert cap.get() == line + "\n"  # one line for the terminal to fold; brackets kept, nothing re-broken
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("descent", "--data", "sparse", "--lr", "0.1", "--steps", "100000000000"),
+        ("lr-phases", "--data", "sparse", "--steps", "1000000000000", "--num", "2"),
+    ],
+)
+def test_huge_step_counts_refused_before_allocating(cli, args):
+    line = one_line(*cli(*args)[::2])
+    assert "GiB of memory, over the budget" in line and "reduce --steps" in line

@@ -231,3 +231,18 @@ def runs_progress(description: str, enabled: bool = True, stream=None):
     finally:
         if tty:
             bar.stop()
+
+
+_RECORDS_PER_STEP = 8
+"""float64 values recorded per step of descent (loss in two forms, learning rate, margins, ...): an upper
+estimate used to refuse absurd step counts before compiling a loop that would never fit in memory."""
+
+
+def check_steps(steps: int, runs: int = 1, option: str = "--steps") -> None:
+    """Refuse ``steps`` × ``runs`` steps whose per-step records would exceed the memory budget."""
+    from ..models.memory import check_memory
+
+    if steps < 1:
+        raise BiasflowError(f"{option} must be an integer ≥ 1 (got {steps})")
+    what = f"a descent of {steps} steps" + (f" × {runs} learning rates" if runs > 1 else "")
+    check_memory(8.0 * _RECORDS_PER_STEP * (steps + 1) * runs, what, f"reduce {option}")

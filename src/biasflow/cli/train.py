@@ -8,6 +8,7 @@ from ..levels import Level, format_level, parse_levels
 from . import app
 from ._common import (
     check_loss_task,
+    check_steps,
     emit,
     load_data,
     make_model,
@@ -93,6 +94,8 @@ def descent(
 ):
     """Gradient descent (or SGD) with a fixed learning rate or a schedule, as a compiled loop."""
     from ..dynamics.descent import descent as run_descent
+
+    check_steps(steps)
 
     lossobj = parse_loss(loss)
     ds = load_data(data, lossobj)
