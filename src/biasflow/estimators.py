@@ -27,7 +27,7 @@ the classifier/regressor mixins): ``clone``, pipelines, ``cross_val_score`` and 
 >>> clf = GradientFlowClassifier(alpha=0.1, until="1e-20").fit(X, ["no", "no", "yes", "yes"])
 >>> clf
 GradientFlowClassifier(alpha=0.1, until='1e-20')
->>> list(clf.predict(X)), clf.status_
+>>> clf.predict(X).tolist(), clf.status_
 (['no', 'no', 'yes', 'yes'], 'ok')
 """
 
