@@ -1,6 +1,6 @@
-"""Numbers as a person writes them: one helper for every status line, table and message.
+"""Numbers as a person writes them: one formatter for every status line, table and message.
 
-Loss levels are carried as log10 values (they may be far below the float64 range), so the main helper,
+Loss levels are carried as log10 values (they may be far below the float64 range), so the main function,
 :func:`log10_text`, formats a number *given by its log10*: ``1.5e-31`` rather than ``1e-30.82``, and
 ``10^-1000000000`` rather than ``1e-1e+09``. :func:`num` formats an ordinary float, :func:`duration`
 a time in seconds.
