@@ -524,6 +524,8 @@ QMU_COLUMNS = ("support_precision_qmu", "support_recall_qmu", "dist_qmu", "rho_n
 for _name, _def, _unit in [
     ("sweep", "name of the sweep", "text"),
     ("run_id", "content hash of a run's configuration (16 hex digits)", "text"),
+    ("config_id", "hash of the sweep configuration (name, [run], [grid]) that stored the row; `sweep "
+     "--resume` refuses another one unless --new-config", "12 hex digits"),
     ("data", "data set: a file, a built-in name or a generator call", "text"),
     ("data_seed", "seed of generated data", "integer"),
     ("data_sha256", "sha256 of X's and y's bytes with shapes and dtypes (biasflow.metrics.fingerprint)", "hex"),

@@ -40,12 +40,13 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 from .potentials import ExpPotential, PowerPotential, QuadPotential, potential_of
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class InterpolationResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class InterpolationResult(Compact):
     """A minimum-Q interpolant with its certificate.
 
     Attributes:
@@ -58,6 +59,8 @@ class InterpolationResult:
         iterations: Newton iterations (all homotopy stages); stages: homotopy stages used.
         least_squares: True when y was projected onto range(X).
     """
+
+    _hidden = ("dual",)  # large or derived: not in the repr
 
     predictor: np.ndarray
     dual: np.ndarray

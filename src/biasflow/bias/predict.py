@@ -54,6 +54,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import BiasflowError, UndefinedAtLevel
+from ..fmt import log10_text
 from ..levels import LN10, Level
 from ..models.base import has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
@@ -309,6 +310,11 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
             hi += 0.5
             hhi = h(hi)
     else:
+        from ..dynamics.separability import check
+        from .margins import _not_separable
+
+        if not check(data, margin=False).separable:  # e.g. a point repeated with the opposite label
+            raise _not_separable(data)
         raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
     from scipy.optimize import brentq
 
@@ -324,7 +330,8 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     if p.status == "ok" and abs(chk - log10) > 1e-7 * max(1.0, abs(log10)):
         p.status = "max_steps"
         p.message = (
-            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message
+            f"the margin–loss relation was not met (loss {log10_text(chk, 7)} instead of "
+            f"{log10_text(log10, 7)}); " + p.message
         )
     return p
 

@@ -46,6 +46,7 @@ from jax.flatten_util import ravel_pytree
 from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..fmt import log10_text
 from ..losses import Loss, get_loss
 from ..models.base import is_linear
 from ..trajectory import DescentResult
@@ -302,7 +303,7 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
                f"the last finite state (after {nsteps} steps) is kept")
     else:
         status = "ok"
-        msg = f"{nsteps} steps, loss 1e{log10[0]:.4g} → 1e{log10[-1]:.4g}"
+        msg = f"{nsteps} steps, loss {log10_text(log10[0], 4)} → {log10_text(log10[-1], 4)}"
     history["schedule"] = sched.spec()
     history["batch_size"] = data.n if batch_size is None else int(batch_size)
     return DescentResult(status=status, steps=nsteps, loss=np.exp(logl), params=params, predictor=beta,

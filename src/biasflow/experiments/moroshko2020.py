@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fmt import log10_text
 from ..levels import format_level
 from . import Claim, ExperimentResult
 
@@ -183,7 +184,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         },
         summary=(
             f"{len(alphas)} initialization scales α ∈ [{alphas[0]:g}, {alphas[-1]:g}] × {len(levels)} "
-            f"training losses ε ∈ [1e{levels[-1]:g}, 1e{levels[0]:g}] ({n_ok} exact dual flows, D = 2, "
+            f"training losses ε ∈ [{log10_text(levels[-1])}, {log10_text(levels[0])}] ({n_ok} exact dual flows, D = 2, "
             f"built-in sparse data n = 10, d = 30). Colour: the normalized-margin gap 1 − γ_p/γ_p* to the "
             "ℓ1 (rich) and ℓ2 (kernel) max-margin predictors."
         ),
