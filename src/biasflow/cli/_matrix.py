@@ -68,7 +68,8 @@ def _rows(W) -> str:
     return "[" + "; ".join(", ".join(f"{v:.4g}" for v in row) for row in W) + "]"
 
 
-def flow_command(model_name, task, *, loss, until, checkpoints, method, as_json, model_opts) -> int:
+def flow_command(model_name, task, *, loss, until, checkpoints, method, as_json, model_opts,
+                 max_steps: int = 200_000) -> int:
     from ..dynamics.matrix import matrix_flow, trajectory_json
 
     _square(loss)
@@ -76,7 +77,7 @@ def flow_command(model_name, task, *, loss, until, checkpoints, method, as_json,
     path = "riemannian" if method == "riemannian" else "factors"
     if method not in ("auto", "autodiff", "factors", "riemannian"):
         raise BiasflowError(f"--method {method}: for --model matrix use auto (factors) or riemannian")
-    traj = matrix_flow(net, task, until=until, checkpoints=checkpoints, path=path)
+    traj = matrix_flow(net, task, until=until, checkpoints=checkpoints, path=path, max_steps=max_steps)
 
     def human(res):
         stderr.print(f"status: {res['status']}  ({res['message']})")

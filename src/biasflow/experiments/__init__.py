@@ -23,7 +23,7 @@ class Claim:
         claim: the statement, in words (ours, not the paper's text).
         measured: what we measured, in words with numbers.
         holds: whether it holds on our run.
-        source: where it comes from, e.g. ``"Moroshko et al. 2020, Fig. 2"`` or ``"THEORY.md §3.6"``.
+        source: where it comes from, e.g. ``"Moroshko et al. 2020, Fig. 2"`` or ``"docs/theory/diagonal.md §3.6"``.
     """
 
     claim: str
