@@ -9,8 +9,8 @@ linear prediction vec(A_i)·β; :meth:`MatrixFactorization.matrix` gives W itsel
 
 Initializations (``init_spec="KIND:eps=ε"``, CLI ``--init``, ε > 0):
 
-- ``gaussian``: i.i.d. N(0, ε²) entries in every factor (Arora et al. 2019; the §-matrix-completion
-  statistics of Menon's experiments);
+- ``gaussian``: i.i.d. N(0, ε²) entries in every factor (Arora et al. 2019; the matrix-completion
+  experiments of Cohen, Menon & Veraszto 2023);
 - ``balanced``: exactly on the balanced variety W_{p+1}ᵀW_{p+1} = W_pW_pᵀ: W_p = Q_p S_p Q_{p−1}ᵀ with
   Haar-random orthogonal Q_p and a common diagonal S_p = ε·diag((s_i/s_rms)^{1/L}) taken from the
   singular values s of a Gaussian m×k matrix, so each factor has scale ε;
