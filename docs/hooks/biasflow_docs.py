@@ -32,6 +32,8 @@ TIMINGS: dict[str, tuple[str, str]] = {
     "azulay2021": ("5 s", "59 s"),
     "yun2021": ("≈ 60 s", "34 s"),
     "huang2020": ("≈ 90 s", "121 s"),
+    "menon2024": ("24–40 s", "≈ 230 s"),
+    "arora2019": ("24–40 s", "72 s"),
 }
 
 
