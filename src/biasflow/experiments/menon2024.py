@@ -8,11 +8,11 @@ A. **Ensembles** (gradient descent, i.i.d. N(0, ε²) factors, 400 seeds in one 
    η = 0.05 on the summed loss ½Σ(W_ij − b_ij)², i.e. 0.1 on biasflow's mean loss, each run stopped at
    loss 1e-12): at depth L = 3 and ε = 0.03 the outcomes cluster at the "corners" a = b = ±1 (rank 1,
    smallest σ₁ on the hyperbola); at L = 2 and ε = 0.01 they end on the minimum-nuclear-norm segment,
-   rarely at rank 1.
+   rarely at rank 1. The full mode adds L = 4, ε = 0.1 and L = 3, ε = 0.3, and repeats L = 3, ε = 0.03 with
+   gradient FLOWS (vmapped adaptive Dopri8, :func:`~biasflow.dynamics.matrix.flow_ensemble`).
 B. **Volume**: the log-density of the Riemannian volume of the metric g_L on the plane near the hyperbola
    (ab = 1 − 1e-3) peaks at a = 1, and drops to a = 3 by (2(L−1)/L)·log(5/3) (σ₁ goes from 2 to 10/3 and the
    density scales as σ₁^{−2(L−1)/L}).
-   The full mode repeats L = 3 with gradient FLOWS (vmapped adaptive Dopri8, :func:`flow_ensemble`).
 C. **Two paths**: from a balanced start, the factor gradient flow and the Riemannian flow Ẇ = −L·A_W(∇ℒ) of
    the end-to-end matrix agree.
 D. **3×3 rank-2 case**: the analogue with a unique rank-2 completion (:func:`biasflow.matrix_data.menon_3x3`):
