@@ -7,11 +7,19 @@ import json
 import math
 import os
 import sys
+import time
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (used by commands)
 from ..data import Dataset, resolve
@@ -20,7 +28,9 @@ from ..losses import Loss, get_loss
 from ..models import MODELS, Model, build_model
 from ..models.options import fields as option_fields
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+"""Status lines on stderr: text as written (no rich markup, so "[1e-10, 1e-1]" stays), never hard-wrapped
+inside a number (soft wrap: the terminal folds long lines), no highlighting of numbers."""
 
 
 def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> Dataset:
@@ -156,7 +166,8 @@ def emit(result: dict, as_json: bool, human=None) -> None:
 @contextlib.contextmanager
 def progress(description: str, total: float | None = None, enabled: bool = True):
     """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
-    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    # only on a terminal: elsewhere a live display prints nothing useful but leaves a blank line on stderr
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None and stderr.is_terminal
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -175,3 +186,73 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
                 bar.update(task, advance=amount, info=info)
 
         yield advance
+
+
+@contextlib.contextmanager
+def runs_progress(description: str, enabled: bool = True, stream=None):
+    """Progress of runs stored: yields ``update(done, total, info="", label=None)``.
+
+    On a terminal (stderr) a rich bar shows runs done/total, the time elapsed and an ETA; otherwise
+    (a log file, a pipe, CI) one line per finished batch is printed, e.g.
+    ``sweep phase: 16/40 runs stored, 12 s elapsed, about 18 s left``. ``BIASFLOW_NO_PROGRESS`` silences
+    both. A new ``label`` (the next sweep of a reproduction) restarts the count.
+    """
+    from ..fmt import duration
+
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    out = stream if stream is not None else sys.stderr
+    tty = show and stream is None and stderr.is_terminal
+    state = {"label": None, "t0": time.perf_counter()}
+    if tty:
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs {task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=True,
+        )
+        bar.start()
+        task = bar.add_task(description, total=None, info="")
+
+    def update(done: int, total: int, info: str = "", label: str | None = None) -> None:
+        if not show:
+            return
+        name = f"{description}: {label}" if label else description
+        if label != state["label"]:
+            state["label"], state["t0"] = label, time.perf_counter()
+        if tty:
+            bar.update(task, description=name, completed=done, total=max(total, 1), info=info)
+            return
+        if done == 0:
+            line = f"{name}: {total} run(s) to do" if total else f"{name}: nothing to do (all stored)"
+        else:
+            spent = time.perf_counter() - state["t0"]
+            left = spent * (total - done) / done
+            line = f"{name}: {done}/{total} runs stored{', ' + info if info else ''}, {duration(spent)} elapsed"
+            line += f", about {duration(left)} left" if done < total else ""
+        print(line, file=out, flush=True)
+
+    try:
+        yield update
+    finally:
+        if tty:
+            bar.stop()
+
+
+_RECORDS_PER_STEP = 8
+"""float64 values recorded per step of descent (loss in two forms, learning rate, margins, ...): an upper
+estimate used to refuse absurd step counts before compiling a loop that would never fit in memory."""
+
+
+def check_steps(steps: int, runs: int = 1, option: str = "--steps") -> None:
+    """Refuse ``steps`` × ``runs`` steps whose per-step records would exceed the memory budget."""
+    from ..models.memory import check_memory
+
+    if steps < 1:
+        raise BiasflowError(f"{option} must be an integer ≥ 1 (got {steps})")
+    what = f"a descent of {steps} steps" + (f" × {runs} learning rates" if runs > 1 else "")
+    check_memory(8.0 * _RECORDS_PER_STEP * (steps + 1) * runs, what, f"reduce {option}")

@@ -7,7 +7,7 @@ schedule m (:mod:`biasflow.dynamics.schedules`). Works for any model of the prot
 and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
 σ is evaluated through tanh and nothing is special-cased per model.
 
-What a run records (THEORY.md §2.1, §5):
+What a run records (docs/theory/numerics.md §2.1, large-steps.md §5):
 
 - the loss before every step in the log domain (``history["log10_loss"]``, exact below 1e-308) and as
   float64 values (``loss``, the CLI contract);
@@ -17,7 +17,7 @@ What a run records (THEORY.md §2.1, §5):
 - per step: the rate used (``lr``) and, for classification, the minimum margin and the normalized ℓ2/ℓ1
   margins of β (implicit-bias metrics along the GD path);
 - with ``effective_init=True``: Σ_j η_j g_j, with g_j = ∇_βℒ_{B_j}, and the gains Σ_j q(η_j g_j),
-  Σ_j q_±(η_j g_j) of Even et al. 2023 (THEORY.md §3.8).
+  Σ_j q_±(η_j g_j) of Even et al. 2023 (docs/theory/diagonal.md §3.8).
 
 **Divergence is a result.** When the parameters or the loss become non-finite, or the loss exceeds the
 initial loss by ``divergence_decades`` decades (default 30, with the initial loss floored at 1), the run
@@ -46,6 +46,7 @@ from jax.flatten_util import ravel_pytree
 from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..fmt import log10_text
 from ..losses import Loss, get_loss
 from ..models.base import bind_data, is_linear
 from ..trajectory import DescentResult
@@ -71,7 +72,7 @@ def _tree_finite(tree) -> jax.Array:
 
 
 def _q(x):
-    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (THEORY.md §3.8)."""
+    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (docs/theory/diagonal.md §3.8)."""
     q = -jnp.log(jnp.abs(1.0 - x * x))
     qp = -2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 - x))
     qm = 2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 + x))
@@ -302,7 +303,7 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
                f"the last finite state (after {nsteps} steps) is kept")
     else:
         status = "ok"
-        msg = f"{nsteps} steps, loss 1e{log10[0]:.4g} → 1e{log10[-1]:.4g}"
+        msg = f"{nsteps} steps, loss {log10_text(log10[0], 4)} → {log10_text(log10[-1], 4)}"
     history["schedule"] = sched.spec()
     history["batch_size"] = data.n if batch_size is None else int(batch_size)
     return DescentResult(status=status, steps=nsteps, loss=np.exp(logl), params=params, predictor=beta,
@@ -311,7 +312,7 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
 
 def _bias_gaps(history: dict, data: Dataset) -> None:
     """Implicit-bias metrics along the GD path (separable data): the normalized-margin gaps
-    1 − γ_p(β_k)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (THEORY.md §7), per step."""
+    1 − γ_p(β_k)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (docs/theory/certificates.md §7), per step."""
     from ..bias.margins import max_margin
 
     for p in ("l1", "l2"):
