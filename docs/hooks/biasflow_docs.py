@@ -34,6 +34,8 @@ TIMINGS: dict[str, tuple[str, str]] = {
     "huang2020": ("≈ 90 s", "121 s"),
     "menon2024": ("24–40 s", "≈ 230 s"),
     "arora2019": ("24–40 s", "72 s"),
+    "lawrence2022": ("42 s", "275 s"),
+    "cao2023": ("≈ 50 s", "46 s"),
 }
 
 
