@@ -22,6 +22,18 @@ Non-separable classification data (or regression targets outside range(X)) have 
 it is detected up front by a HiGHS LP (:mod:`biasflow.dynamics.separability`), the flow runs to the
 checkpoints above the floor, and the result has status ``target_unreachable`` with ``floor_log10``.
 
+Square loss near float64's resolution. A checkpoint's ``log10_loss`` is the level at which the loss of
+the *integrated state* (computed by the solver from r = y − Xβ) crosses it; it is not recomputed. Forming
+r = y − Xβ in float64 leaves an absolute error of about γ_{d+1}·(|y| + |X||β|) (γ_k ≈ k·2⁻⁵³, any
+summation order), so once ‖r‖ is within a few orders of magnitude of 1e-16·‖y‖ a recomputation of ℒ from
+the returned β agrees with the checkpoint only to the relative cancellation bound
+2·‖δr‖/‖r‖ (e.g. ±3e-4 in log10 ℒ at ℒ = 1e-22 with ‖y‖ ≈ 1, d = 20), and a different BLAS summation
+order gives a different recomputed value. The flow itself stays exact in its state: the β returned at
+such a level is accurate to the ODE tolerance (relative ~rtol), not to the loss level — β is determined
+by the data to about cond(X)·2⁻⁵³ relative, however small the residual asked for. Levels more than 24
+decades below the initial loss (residual below 1e-12·‖y‖, where the cancellation bound reaches order one
+for d up to ~1e3: about 10%) are refused as out of float64's reach: status ``target_unreachable``.
+
 >>> from biasflow.data import gaussian
 >>> from biasflow.models import Diagonal
 >>> ds = gaussian(n=10, d=30, k=1, seed=0)
