@@ -71,6 +71,19 @@ def test_non_separable_stops_with_floor(cli, files):
     res = json.loads(out)
     assert res["status"] == "target_unreachable"
     assert abs(10 ** res["floor_log10"] - 2 / 11) < 1e-8
+    # one line on stderr in --json mode too: not separable, the floor, what to do; and the last state
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "not linearly separable" in lines[0] and "floor" in lines[0]
+    assert "above the floor" in lines[0]
+    assert len(res["last"]["predictor"]) == 30 and res["last"]["log10_loss"] > res["floor_log10"]
+
+
+def test_non_separable_human_mode_says_it_once(cli, files):
+    code, out, err = cli("flow", "--data", files / "nonsep.npz", "--until-loss", "1e-100")
+    assert code == 3
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "target_unreachable" in lines[0] and "not linearly separable" in lines[0]
+    assert out.startswith("last ")
 
 
 @pytest.mark.parametrize("args,needle", [

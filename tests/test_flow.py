@@ -276,6 +276,26 @@ def test_non_separable_reports_floor(loss, ell0):
     assert "floor" in tr.message
 
 
+@pytest.mark.parametrize("loss", ["exp", "logistic"])
+def test_non_separable_returns_the_last_state_reached(loss):
+    """Below the floor the run stops at ℒ*·(1 + 1e-6): the last state (β, loss, time) is returned."""
+    ns = non_separable(DS)
+    tr = flow(Diagonal(d=30, alpha=0.3), ns, loss, until="1e-100")
+    assert tr.status == "target_unreachable" and tr.checkpoints == []  # no requested level above the floor
+    last = tr.last
+    assert last is not None and np.all(np.isfinite(last.predictor)) and math.isfinite(last.log10_time)
+    # the loss recomputed from the returned β lies between the floor and the stop level
+    m = np.asarray(ns.A) @ last.predictor
+    lossobj = EXP if loss == "exp" else LOGISTIC
+    rec = float(lossobj.log10_mean(m, None))
+    # exp/logistic losses are sums of positive terms: no cancellation, float64 rounding ~1e-15 relative;
+    # the stop level is located by the solver to rtol 1e-10
+    assert tr.floor_log10 - 1e-9 <= rec <= last.log10_loss + 1e-9
+    assert abs(last.log10_loss - (tr.floor_log10 + math.log10(1 + 1e-6))) < 1e-12
+    js = tr.to_json()
+    assert js["last"]["predictor"] == last.predictor.tolist() and "stopped at loss" in js["message"]
+
+
 def test_regression_outside_range_reports_least_squares_floor():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, 3))
