@@ -7,7 +7,7 @@ import json
 import math
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -17,7 +17,9 @@ from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (use
 from ..data import Dataset, resolve
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
-from ..models import Model, build_model
+
+if TYPE_CHECKING:
+    from ..models import Model
 
 stderr = Console(stderr=True)
 
@@ -32,6 +34,7 @@ def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> D
 def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, shape=None, seed=0,
                **extra) -> Model:
     """Build ``--model`` for the data's dimension from the common options."""
+    from ..models import build_model
     opts: dict[str, Any] = {"depth": depth, "alpha": alpha, "shape": shape, "seed": seed}
     if width is not None:
         opts["width"] = width
