@@ -10,8 +10,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (used by commands)
 from ..data import Dataset, resolve
@@ -21,7 +19,26 @@ from ..losses import Loss, get_loss
 if TYPE_CHECKING:
     from ..models import Model
 
-stderr = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich console on stderr, created on first use (importing rich.console costs start-up time)."""
+
+    def __init__(self):
+        self._console = None
+
+    def get(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
+
+
+stderr = _LazyConsole()
 
 
 def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> Dataset:
@@ -92,19 +109,23 @@ def emit(result: dict, as_json: bool, human=None) -> None:
     elif human is not None:
         human(result)
     else:
+        from rich.console import Console
+
         Console().print_json(json.dumps(_jsonable(result)))
 
 
 @contextlib.contextmanager
 def progress(description: str, total: float | None = None, enabled: bool = True):
     """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=stderr.get(),
         transient=True,
         disable=not show,
     ) as bar:
