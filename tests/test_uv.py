@@ -148,7 +148,7 @@ def test_logistic_separable_no_catapult_loss_to_zero():
     """Separable (p = 1): the loss falls at every step even at ηλ0 = 50, and goes to 0."""
     ds = degenerate(4, 4)
     lam0 = float(M_LOG.ntk_top(P_LOG, XBAR))
-    r = descent(M_LOG, ds, "logistic", lr=50.0 / lam0, steps=100, params0=P_LOG)
+    r = descent(M_LOG, ds, "logistic", lr=50.0 / lam0, steps=100, params0=P_LOG, record_every=1)
     assert r.status == "ok"
     assert np.all(np.diff(r.history["log10_loss"]) <= 1e-12)
     assert r.history["log10_loss"][-1] < -3
