@@ -15,7 +15,7 @@ are computed here, after the run, so the dynamics never import the bias layer.
 >>> ds = gaussian(n=10, d=12, k=1, seed=0)
 >>> r = descent(Diagonal(d=12, alpha=0.5), ds, "logistic", lr=1.0, steps=50, record_every=10)
 >>> g = path_gaps(r, ds)
->>> list(g["margin_step"]), bool(g["gap_l1"][-1] < g["gap_l1"][0])
+>>> g["margin_step"].tolist(), bool(g["gap_l1"][-1] < g["gap_l1"][1])   # β(0) = 0: no margin at step 0
 ([0, 10, 20, 30, 40, 50], True)
 """
 

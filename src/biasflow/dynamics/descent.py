@@ -239,7 +239,8 @@ def _compiled(model, loss: Loss, task: str, n: int, steps: int, every: int, batc
             first = c0 if every >= steps else curv_hist
             curv_hist = (first, c1)
         marg_last = margin_rec(params, X, y) if margins else None
-        return dict(params=params, ndone=carry[2], recs=recs, curv_hist=curv_hist, acc=carry[4], log0=log0,
+        beta = model.predictor(params) if linear else jnp.zeros(0)
+        return dict(params=params, beta=beta, ndone=carry[2], recs=recs, curv_hist=curv_hist, acc=carry[4], log0=log0,
                     marg_hist=marg_hist, marg_last=marg_last)
 
     if batched == "vmap":
@@ -308,15 +309,26 @@ def _prepare(model, data, loss, lr, steps, schedule, batch_size, sharpness_every
     if iters < 1:
         raise BiasflowError(f"lanczos_iters must be ≥ 1 (got {iters})")
     batch = data.n if batch_size is None else int(batch_size)
-    key = jax.random.PRNGKey(int(seed))
-    params0 = options.get("params0")
-    if params0 is None:
-        params0 = model.init(jax.random.fold_in(key, 0))
-    params0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params0)
+    params0, key = _start(model, options.get("params0") is None)(int(seed))
+    if options.get("params0") is not None:
+        params0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), options["params0"])
     args = (model, loss, data.task, data.n, int(steps), int(sharpness_every), batch, sched.spec(), iters,
             bool(options.get("ntk", False)), decades, bool(options.get("effective_init", False)),
             int(record_every))
-    return loss, sched, params0, jax.random.fold_in(key, 1), args
+    return loss, sched, params0, key, args
+
+
+@functools.lru_cache(maxsize=64)
+def _start(model, init: bool):
+    """seed ↦ (θ0 = model.init(fold_in(key, 0)) or None, the loop's key fold_in(key, 1)) as ONE compiled
+    program: run op by op, a random initialization compiles a dozen small programs (seconds per process)."""
+
+    def start(seed):
+        key = jax.random.PRNGKey(seed)
+        p0 = model.init(jax.random.fold_in(key, 0)) if init else None
+        return p0, jax.random.fold_in(key, 1)
+
+    return jax.jit(start)
 
 
 def _strided(hist, nsteps: int, inner: int, stride: int):
@@ -338,7 +350,7 @@ def _result(out, ndone, model, data, loss, sched, steps, every, lr, batch_size, 
     logl = logl[: nsteps + 1] if ndone else np.array([float(out["log0"])])
     log10 = logl / LN10
     params = out["params"]
-    beta = np.asarray(model.predictor(params)) if linear else np.zeros(0)
+    beta = np.asarray(out["beta"], dtype=float)
     history: dict = {"log10_loss": log10, "lr": eta[:nsteps]}
     inner = _block_length(steps, every, rec_every if cls else 0)
     if cls and rec_every > 0:
