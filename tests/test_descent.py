@@ -54,8 +54,11 @@ def test_gd_matches_plain_numpy_loop(loss, data, model):
     r = descent(model, data, loss, lr=0.05, steps=60)
     ref_loss, ref_beta = numpy_gd_diagonal(data.X, data.y, 0.5, model.depth, 0.05, 60, loss)
     assert r.status == "ok" and r.steps == 60 and len(r.loss) == 61
+    # tol: the same GD recursion in JAX and NumPy: per step rounding u·κ, κ = 1 + η‖∇²ℒ‖ ≤ 2, over 60 steps
     np.testing.assert_allclose(r.loss, ref_loss, rtol=1e-12)
+    # tol: as above for β; atol for coordinates that cancel to ~0
     np.testing.assert_allclose(r.predictor, ref_beta, rtol=1e-11, atol=1e-14)
+    # tol: log10 of the same loss values
     np.testing.assert_allclose(r.history["log10_loss"], np.log10(ref_loss), rtol=1e-12)
 
 
@@ -68,6 +71,7 @@ def test_divergence_is_a_result_with_last_finite_state():
     # the kept state is the one after `steps` good steps: replaying that many steps gives it exactly
     ok = descent(D2, REG, "square", lr=50.0, steps=r.steps)
     assert ok.status == "ok"
+    # tol: a replay of the same compiled program: bitwise in practice, 1e-13 allows a different fusion
     np.testing.assert_allclose(ok.predictor, r.predictor, rtol=1e-13)
     text = json.dumps(r.to_json())
     assert "NaN" not in text and "Infinity" not in text
@@ -79,12 +83,15 @@ def test_vmap_batch_matches_single_runs_and_isolates_divergence():
     for lr, rm in zip(lrs, many, strict=True):
         r1 = descent(D2, REG, "square", lr=lr, steps=60, sharpness_every=20)
         assert rm.status == r1.status and rm.steps == r1.steps
+        # tol: vmapped vs single runs: the same ops, possibly reassociated by vmap: γ_n per step
         np.testing.assert_allclose(rm.loss, r1.loss, rtol=1e-12)
+        # tol: Lanczos from different warm starts: converged eigenvalue to ~1e-10, margin ×100
         np.testing.assert_allclose(rm.sharpness, r1.sharpness, rtol=1e-8)
     assert [r.status for r in many] == ["ok", "ok", "diverged"]
     mapped = descent_many(D2, REG, "square", lrs=lrs, steps=60, sharpness_every=20, batching="map")
     for rm, rv in zip(mapped, many, strict=True):
         assert rm.status == rv.status
+        # tol: lax.map vs vmap: the same ops, possibly reassociated
         np.testing.assert_allclose(rm.loss, rv.loss, rtol=1e-12)
 
 
@@ -109,8 +116,10 @@ def test_even_identity_gd_and_sgd():
         bt = 0.5 * alpha**2 * (np.exp(-h["gain_plus"]) - np.exp(-h["gain_minus"]))
         lhs = 0.5 * np.arcsinh(r.predictor / ak2) - 0.5 * np.arcsinh(bt / ak2)
         S = h["sum_step_grad"]
+        # tol: Even et al.'s identity: a sum of K products, γ_K·max|S|
         assert np.max(np.abs(lhs + S)) <= 1e-12 * np.max(np.abs(S))
         assert np.all(h["gain"] >= 0)                         # the effective scale only shrinks
+        # tol: gain vs the mean of gain± — an identity of float64 logs: a few ulps per step
         assert np.max(np.abs(h["gain"] - 0.5 * (h["gain_plus"] + h["gain_minus"]))) < 1e-12
 
 
