@@ -81,3 +81,14 @@ def test_lazy_names_resolve():
         assert getattr(biasflow, name) is not None
     with pytest.raises(AttributeError):
         biasflow.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("value", ["", "cache"])
+def test_persistent_compilation_cache_setting(tmp_path, value):
+    """BIASFLOW_JAX_CACHE names the directory of JAX's persistent compilation cache; empty turns it off."""
+    want = str(tmp_path / value) if value else ""
+    env = dict(os.environ, PYTHONPATH=SRC, BIASFLOW_JAX_CACHE=want)
+    code = "import biasflow._jax, jax; print(jax.config.jax_compilation_cache_dir or '')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == want
