@@ -240,7 +240,7 @@ def test_kernel_limit_square_loss_is_min_l2_interpolant():
     l2 = np.linalg.pinv(X) @ y
     dist = {}
     for alpha in (6.0, 12.0):
-        tr = flow(Diagonal(d=20, depth=2, alpha=alpha), REG, "square", until=-20.0)
+        tr = flow(Diagonal(d=20, depth=2, alpha=alpha), REG, "square", until="1e-20")
         assert tr.status == "ok"
         b = tr.final.predictor
         assert np.linalg.norm(X @ b - y) < 1e-8 * np.linalg.norm(y)
@@ -258,7 +258,7 @@ def test_small_alpha_tends_to_min_l1_interpolant():
     l1 = res.fun
     gaps = []
     for alpha in (1e-1, 1e-3, 1e-6):
-        tr = flow(Diagonal(d=20, depth=2, alpha=alpha), REG, "square", until=-20.0)
+        tr = flow(Diagonal(d=20, depth=2, alpha=alpha), REG, "square", until="1e-20")
         assert tr.status == "ok"
         gaps.append(np.abs(tr.final.predictor).sum() / l1 - 1)
     assert gaps[0] > gaps[1] > gaps[2] >= -1e-8
@@ -327,7 +327,10 @@ def test_flow_many_equals_single_runs():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"until": "abc"}, "cannot read loss level"),
-    ({"until": 5.0}, "ambiguous"),
+    ({"until": 5.0}, "not below the initial loss"),  # a float is a loss VALUE: 5 > ℒ(0) = 1
+    ({"until": -5.0}, "must be positive"),
+    ({"until": 1e-400}, "underflow"),
+    ({"until": 0}, "never reached"),
     ({"until": "1e-10", "method": "fancy"}, "unknown method"),
     ({"until": "1e-10", "max_steps": 0}, "max_steps"),
     ({"until": "1e-10", "bogus": 1}, "unknown flow option"),
@@ -436,7 +439,7 @@ def test_small_alpha_regression_through_plateaus(D, alpha):
     it depends on the BLAS summation order). The flow located the level with the same float64 residual
     formula, so the two values differ by at most twice that bound, plus the event-location tolerance.
     """
-    tr = flow(Diagonal(d=20, depth=D, alpha=alpha), REG, "square", until=-22.0, checkpoints=[-5.0])
+    tr = flow(Diagonal(d=20, depth=D, alpha=alpha), REG, "square", until="1e-22", checkpoints=["1e-5"])
     assert tr.status == "ok"
     X, y = np.asarray(REG.X), np.asarray(REG.y)
     for c in tr.checkpoints:
@@ -448,8 +451,8 @@ def test_small_alpha_regression_through_plateaus(D, alpha):
 
 def test_regression_exact_and_autodiff_agree():
     m = Diagonal(d=20, depth=2, alpha=0.05)
-    a = flow(m, REG, "square", until=-12.0, method="exact", rtol=1e-12)
-    b = flow(m, REG, "square", until=-12.0, method="autodiff", rtol=1e-12)
+    a = flow(m, REG, "square", until="1e-12", method="exact", rtol=1e-12)
+    b = flow(m, REG, "square", until="1e-12", method="autodiff", rtol=1e-12)
     assert a.status == b.status == "ok"
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         assert np.linalg.norm(ca.predictor - cb.predictor) < 1e-8 * np.linalg.norm(cb.predictor)

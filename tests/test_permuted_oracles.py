@@ -76,7 +76,7 @@ def test_permutation_changes_the_rounding():
     from biasflow.models import Diagonal
 
     reg = test_flow.REG
-    tr = flow(Diagonal(d=20, depth=2, alpha=1e-8), reg, "square", until=-22.0, checkpoints=[])
+    tr = flow(Diagonal(d=20, depth=2, alpha=1e-8), reg, "square", until="1e-22", checkpoints=[])
     b = tr.final.predictor
     X, y = np.asarray(reg.X), np.asarray(reg.y)
     logs = []

@@ -34,6 +34,8 @@ _LAZY = {
     "flow": "biasflow.dynamics.flow:flow",
     "flow_many": "biasflow.dynamics.flow:flow_many",
     "BiasflowError": "biasflow.errors:BiasflowError",
+    "Status": "biasflow.errors:Status",
+    "Level": "biasflow.levels:Level",
     "GradientFlowClassifier": "biasflow.estimators:GradientFlowClassifier",
     "GradientFlowRegressor": "biasflow.estimators:GradientFlowRegressor",
     "parse_level": "biasflow.levels:parse_level",

@@ -310,3 +310,24 @@ def resolve(spec: str | Path, task: Task | None = None) -> Dataset:
             ds = make_dataset(ds.X, ds.y, task=task, name=ds.name, where=s)
         return ds
     return load(s, task=task or "classification")
+
+
+def fingerprint(data: Dataset) -> dict:
+    """Identity of a data set: sha256 over X's and y's bytes (C order) with their shapes and dtypes.
+
+    Stored in every result (flow/descent JSON, sweep rows) so that a result is never compared with other
+    data by mistake.
+
+    >>> a, b = gaussian(n=5, d=3, seed=0), gaussian(n=5, d=3, seed=1)
+    >>> fingerprint(a) == fingerprint(a), fingerprint(a)["sha256"] == fingerprint(b)["sha256"]
+    (True, False)
+    """
+    import hashlib
+
+    X = np.ascontiguousarray(np.asarray(data.X))
+    y = np.ascontiguousarray(np.asarray(data.y))
+    h = hashlib.sha256()
+    for arr in (X, y):
+        h.update(f"{arr.shape}|{arr.dtype.str}|".encode())
+        h.update(arr.tobytes())
+    return {"sha256": h.hexdigest(), "shape": [int(s) for s in X.shape], "dtype": X.dtype.str, "task": data.task}

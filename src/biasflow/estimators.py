@@ -72,7 +72,7 @@ class _GradientFlowBase:
 
     def _run(self, X, y):
         from .dynamics.flow import flow
-        from .levels import parse_level, parse_levels
+        from .levels import Level, parse_levels
         from .losses import get_loss
         from .models import build_model
 
@@ -83,17 +83,10 @@ class _GradientFlowBase:
         net = build_model(
             self.model, ds.d, depth=self.depth, alpha=self.alpha, shape=self.shape, seed=self.seed
         )
-        until = parse_level(self.until) if isinstance(self.until, str) else float(np.log10(self.until))
+        until = Level.parse(self.until)
         cps = None
         if self.checkpoints is not None:
-            cps = (
-                parse_levels(self.checkpoints)
-                if isinstance(self.checkpoints, str)
-                else sorted(
-                    (parse_level(c) if isinstance(c, str) else float(c) for c in self.checkpoints),
-                    reverse=True,
-                )
-            )
+            cps = [Level.from_log10(v) for v in parse_levels(self.checkpoints)]
         traj = flow(net, ds, loss, until=until, checkpoints=cps, method=self.method, seed=self.seed)
         self.trajectory_ = traj
         self.status_ = traj.status

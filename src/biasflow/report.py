@@ -30,7 +30,7 @@ _METRICS = [
     "gamma_l1",
     "gamma_l2",
     "log10_mu",
-    "support",
+    "support_size",
     "recovery_error",
     "dist_l1",
     "dist_l2",

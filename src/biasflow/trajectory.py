@@ -1,6 +1,6 @@
 """Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
 
-Every result carries a ``status`` (:data:`biasflow.errors.STATUSES`) and a human ``message``; never a
+Every result carries a ``status`` (a :class:`biasflow.errors.Status`) and a human ``message``; never a
 silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
 """
 
@@ -10,6 +10,8 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+
+from .errors import Status
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -31,11 +33,14 @@ class Checkpoint:
     extra: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "log10_loss": float(self.log10_loss),
             "log10_time": float(self.log10_time),
             "predictor": np.asarray(self.predictor, dtype=float).tolist(),
         }
+        if self.extra.get("nu") is not None:  # the flow's dual (exact flows): metrics use it, not a recovery
+            out["nu"] = np.asarray(self.extra["nu"], dtype=float).tolist()
+        return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -52,9 +57,10 @@ class Trajectory:
         stats: solver statistics (steps, function evaluations, seconds).
         last: the last state the run reached (β, loss, time) — the final checkpoint, or, below a loss
             floor, the state at ℒ*·(1 + 1e-6) where the run stopped; None when nothing was reached.
+        data: the training data's identity (:func:`biasflow.data.fingerprint`).
     """
 
-    status: str
+    status: Status
     checkpoints: list[Checkpoint]
     message: str = ""
     method: str = ""
@@ -63,6 +69,10 @@ class Trajectory:
     floor_log10: float | None = None
     stats: dict = dataclasses.field(default_factory=dict)
     last: Checkpoint | None = None
+    data: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
 
     @property
     def final(self) -> Checkpoint | None:
@@ -74,7 +84,7 @@ class Trajectory:
 
     def to_json(self) -> dict:
         out = {
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "method": self.method,
             "loss": self.loss,
@@ -82,6 +92,8 @@ class Trajectory:
             "checkpoints": [c.to_json() for c in self.checkpoints],
             "stats": self.stats,
         }
+        if self.data:
+            out["data"] = self.data
         if self.floor_log10 is not None:
             out["floor_log10"] = float(self.floor_log10)
         last = self.last if self.last is not None else self.final
@@ -104,7 +116,7 @@ class DescentResult:
         history: further per-step histories (e.g. ``lr``, ``ntk``, margins).
     """
 
-    status: str
+    status: Status
     steps: int
     loss: np.ndarray
     params: Any
@@ -112,13 +124,43 @@ class DescentResult:
     sharpness: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     message: str = ""
     history: dict = dataclasses.field(default_factory=dict)
+    data: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The recorded predictors as checkpoints (the shared protocol of :func:`biasflow.bias.compare`):
+        β at the recorded steps (``history["beta"]`` at ``history["sharpness_step"]``) and at the final
+        step, with log10 ℒ from ``history["log10_loss"]``, log10 of the GD time t = Σ_k η_k and
+        ``extra["step"]``."""
+        h = self.history
+        logl = np.asarray(h.get("log10_loss", np.log10(np.asarray(self.loss, float))), float)
+        lr = np.asarray(h.get("lr", []), float)
+        t = np.concatenate([[0.0], np.cumsum(lr)]) if lr.size else None
+        pairs = []
+        if "beta" in h and "sharpness_step" in h and len(h["beta"]) == len(h["sharpness_step"]):
+            pairs = [(int(k), np.asarray(b, float)) for k, b in zip(h["sharpness_step"], h["beta"], strict=True)]
+        if np.asarray(self.predictor).size and not any(k == int(self.steps) for k, _ in pairs):
+            pairs.append((int(self.steps), np.asarray(self.predictor, float)))
+        out = []
+        for k, b in pairs:
+            if k >= len(logl):
+                continue
+            lt = (float(np.log10(t[k])) if t[k] > 0 else -np.inf) if t is not None and k < len(t) else np.nan
+            out.append(Checkpoint(float(logl[k]), lt, None, b, {"step": k}))
+        return out
 
     def to_json(self) -> dict:
-        return {
-            "status": self.status,
+        out = {
+            "status": self.status.value,
             "message": self.message,
             "steps": int(self.steps),
             "loss": np.asarray(self.loss, dtype=float).tolist(),
             "sharpness": np.asarray(self.sharpness, dtype=float).tolist(),
             "predictor": np.asarray(self.predictor, dtype=float).tolist(),
         }
+        if self.data:
+            out["data"] = self.data
+        return out

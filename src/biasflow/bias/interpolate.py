@@ -431,8 +431,11 @@ def interpolate(
 
 
 def min_l2_interpolant(data: Dataset, weights=None) -> np.ndarray:
-    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (THEORY.md §7; K = I gives X⁺y, the kernel limit)."""
+    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (THEORY.md §7; K = I gives X⁺y, the kernel limit,
+    and the small-initialization limit of fully connected nets, computed by least squares on X itself)."""
     X = data.X
+    if weights is None:
+        return np.linalg.lstsq(X, data.y, rcond=None)[0]
     K = np.ones(data.d) if weights is None else np.asarray(weights, float)
     G = (X * K) @ X.T
     return K * (X.T @ np.linalg.lstsq(G, data.y, rcond=None)[0])

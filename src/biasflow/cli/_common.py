@@ -50,13 +50,65 @@ def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> D
 
 def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, shape=None, seed=0,
                **extra) -> Model:
-    """Build ``--model`` for the data's dimension from the common options."""
+    """Build ``--model`` for the data's dimension from the common options (``--shape`` as text or parsed)."""
     from ..models import build_model
+
+    if isinstance(shape, str):
+        shape = parse_shape(shape)
     opts: dict[str, Any] = {"depth": depth, "alpha": alpha, "shape": shape, "seed": seed}
     if width is not None:
         opts["width"] = width
     opts.update({k: v for k, v in extra.items() if v is not None})
     return build_model(name, ds.d, **opts)
+
+
+def model_help() -> str:
+    """``--model`` help: the registered names."""
+    from ..models import MODELS
+
+    return " | ".join(MODELS)
+
+
+def with_model_options(func=None, *, unset: bool = False):
+    """Give a command one ``--<option>`` per field of :class:`biasflow.models.options.ModelOptions`.
+
+    The options are inserted after the command's ``model`` parameter (or replace a parameter of the same
+    name, keeping its place), typed and documented from the field: its ``metadata["help"]`` plus the
+    registered models that take it. The command receives them as keyword arguments (``**model_opts``) and
+    passes them to :func:`make_model`. So a new model option is one field in ``ModelOptions``.
+    With ``unset=True`` every option defaults to None (not given), for commands that take defaults from
+    elsewhere (``predict --trajectory``).
+    """
+    if func is None:
+        return lambda f: with_model_options(f, unset=unset)
+    import inspect
+
+    import typer
+
+    from ..models import MODELS
+    from ..models.options import fields
+
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    names = [p.name for p in params]
+    at = names.index("model") + 1
+    for f in fields():
+        users = [m for m, e in MODELS.items() if f.name in e.options]
+        ftype = str(f.type)
+        annotation = str if "tuple" in ftype else int if ftype.startswith("int") else float
+        default = None if unset or annotation is str else f.default
+        option = typer.Option(default, f"--{f.name}",
+                              help=f"{f.metadata['help']} (models: {', '.join(users)})")
+        new = inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=option,
+                                annotation=annotation)
+        if f.name in names:
+            params[names.index(f.name)] = new
+        else:
+            params.insert(at, new)
+            names.insert(at, f.name)
+            at += 1
+    func.__signature__ = sig.replace(parameters=params)
+    return func
 
 
 def check_loss_task(loss: Loss, ds: Dataset) -> None:

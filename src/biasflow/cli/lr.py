@@ -57,7 +57,10 @@ def lr_phases(
         pm = phase_map(net, ds, lossobj, units=units, steps=steps, seed=seed, batching=batching)
     res = pm.to_json()
     if out:
-        files = pm.plot(f"{out}/lr_phases.svg", title=f"{net.config().get('model', model)} on {ds.name}")
+        from ..plots import plot_phase_maps
+
+        label = f"{net.config().get('model', model)} on {ds.name}"
+        files = plot_phase_maps([pm], f"{out}/lr_phases.svg", labels=[label], title=label)
         res["figures"] = [str(f) for f in files]
 
     def human(r):

@@ -126,7 +126,12 @@ def report_cmd(
 
 @app.command()
 def results(
-    directory: Path = typer.Argument(..., help="a results directory"),
+    directory: Path = typer.Argument(None, help="a results directory"),
+    describe: str = typer.Option(
+        None,
+        "--describe",
+        help="print the definition, unit and source of COLUMN (comma-separated names, or 'all') and exit",
+    ),
     sql: str = typer.Option(
         "SELECT * EXCLUDE (predictor) FROM results LIMIT 20",
         "--sql",
@@ -136,6 +141,22 @@ def results(
 ):
     """Query the results store with SQL (DuckDB; the table is named 'results')."""
     from ..store import Store
+
+    if describe is not None:
+        from ..metrics import METRICS
+        from ..metrics import describe as describe_column
+
+        names = list(METRICS) if describe.strip() == "all" else [n.strip() for n in describe.split(",") if n.strip()]
+        texts = [describe_column(n) for n in names]
+        if as_json:
+            out = [{"name": m.name, "definition": m.definition, "unit": m.unit, "source": m.source}
+                   for m in (METRICS[n] for n in names)]
+            print(json.dumps(out, ensure_ascii=False))
+        else:
+            print("\n".join(texts))
+        return 0
+    if directory is None:
+        raise BiasflowError("give a results directory (biasflow results DIR) or --describe COLUMN")
 
     st = Store(directory, create=False)
     if sql.strip().upper().startswith("SELECT * EXCLUDE (PREDICTOR)") and "predictor" not in st.columns():

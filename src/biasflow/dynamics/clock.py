@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.integrate import solve_ivp
 
-LN10 = math.log(10.0)
+from ..levels import LN10
 
 
 class LossClockSystem(Protocol):

@@ -3,8 +3,8 @@
 θ_{k+1} = θ_k − η_k ∇ℒ_{B_k}(θ_k), with ℒ the MEAN loss over the batch B_k (all n examples for GD, a random
 subset of ``batch_size`` examples drawn without replacement at every step for SGD) and η_k = η·m(k) for a
 schedule m (:mod:`biasflow.dynamics.schedules`). Works for any model of the protocol
-(:mod:`biasflow.models.base`): the outputs are f = Xβ(θ) (or ``model.forward(θ, X)`` for the non-linear
-comparison model), and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
+(:mod:`biasflow.models.base`): the outputs are f = ``model.apply(θ, X)`` (Xβ(θ) for linear models),
+and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
 σ is evaluated through tanh and nothing is special-cased per model.
 
 What a run records (THEORY.md §2.1, §5), and what each record costs (measured with
@@ -56,6 +56,7 @@ from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
+from ..models.base import is_linear
 from ..trajectory import DescentResult
 from .curvature import lanczos_top
 from .schedules import parse_schedule
@@ -66,12 +67,11 @@ _OPTIONS = ("lanczos_iters", "ntk", "divergence_decades", "effective_init", "par
 
 
 def _is_linear(model) -> bool:
-    return getattr(model, "forward", None) is None
+    return is_linear(model)
 
 
 def _outputs(model, params, X):
-    fwd = getattr(model, "forward", None)
-    return fwd(params, X) if fwd is not None else X @ model.predictor(params)
+    return model.apply(params, X)
 
 
 def _tree_finite(tree) -> jax.Array:
@@ -409,7 +409,7 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
     """Run gradient descent (or SGD) and return a :class:`~biasflow.trajectory.DescentResult`.
 
     Args:
-        model: any model of the protocol (``init``, ``predictor``; optional ``forward`` for non-linear nets).
+        model: any model of the protocol (``init``, ``apply``; ``predictor`` when linear).
         data: the training set; loss: ``"exp"``, ``"logistic"``, ``"square"`` or a :class:`Loss`.
         lr: base learning rate η > 0 (the peak rate of a schedule).
         steps: number of steps K ≥ 1.

@@ -46,8 +46,10 @@ def _gap(value: float, best: float) -> float:
 
 def _flow(model, ds, loss, until, levels):
     from ..dynamics.flow import flow
+    from ..levels import Level
 
-    return flow(model, ds, loss, until=until, checkpoints=levels)
+    lv = [Level.from_log10(v) for v in levels]
+    return flow(model, ds, loss, until=Level.from_log10(until), checkpoints=lv)
 
 
 def classification(quick: bool) -> dict:

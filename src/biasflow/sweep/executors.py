@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BiasflowError
-from .config import SweepConfig, parse_config
-from .runs import Rows, Runner, expand, failure_row, make_batches, run_batch
+from .config import SweepConfig
+from .plan import expand, make_batches, parse_config
+from .runs import Rows, Runner, failure_row, run_batch
 
 
 # ------------------------------------------------------------------------------------------- executors
