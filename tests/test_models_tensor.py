@@ -108,7 +108,7 @@ def test_conv_brute_force_tiny():
     )
     # tol: xᵀβ vs the network output: the same sums in another order, γ_d·max(1, |f|)
     assert abs(float(x @ net.predictor(ws)) - f) <= 1e-13 * max(1.0, abs(f))
-    # the layer-by-layer definition of THEORY.md §4.1
+    # the layer-by-layer definition of docs/theory/tensor.md §4.1
     h = x.copy()
     for w in ws[:-1]:
         wp = np.zeros(d)

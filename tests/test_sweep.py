@@ -223,7 +223,9 @@ def test_resume_skips_stored_and_refuses_without(tmp_path):
         calls.extend(s["run_id"] for s in batch)
         return single_runner(batch)
 
-    s2 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)
+    with pytest.raises(BiasflowError, match="another configuration.*--new-config"):  # a grown grid
+        run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)
+    s2 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True, new_config=True)
     assert s2.skipped == 4 and s2.executed == 4 and len(calls) == 4
     assert len(Store(tmp_path / "o").run_ids()) == 8
     s3 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)

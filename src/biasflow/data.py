@@ -1,8 +1,8 @@
 """Datasets: validated (X, y) pairs, file loaders, generators and built-in sets.
 
-Conventions (THEORY.md §1): ``X`` is n×d float64 with rows x_i; for classification ``y ∈ {±1}ⁿ`` and the
-signed data matrix is X̃ = diag(y) X; for regression ``y ∈ Rⁿ`` and A = X. :attr:`Dataset.A` is that matrix,
-so that margins (classification) or predictions (regression) are ``A @ beta``.
+Conventions (docs/theory/conventions.md §1): ``X`` is n×d float64 with rows x_i; for classification
+``y ∈ {±1}ⁿ`` and the signed data matrix is X̃ = diag(y) X; for regression ``y ∈ Rⁿ`` and A = X.
+:attr:`Dataset.A` is that matrix, so that margins (classification) or predictions (regression) are ``A @ beta``.
 
 >>> ds = gaussian(n=10, d=30, k=1, seed=0)
 >>> ds.n, ds.d, ds.task
@@ -28,7 +28,7 @@ Task = Literal["classification", "regression"]
 TASKS = ("classification", "regression")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A validated data set. Build with :func:`make_dataset`, a loader, a generator or :func:`builtin`.
 
@@ -48,13 +48,16 @@ class Dataset:
     def n(self) -> int:
         return int(self.X.shape[0])
 
+    def __repr__(self) -> str:
+        return f"Dataset(name={self.name!r}, task={self.task!r}, n={self.n}, d={self.d})"
+
     @property
     def d(self) -> int:
         return int(self.X.shape[1])
 
     @property
     def A(self) -> np.ndarray:
-        """X̃ = diag(y)X for classification, X for regression (THEORY.md §1)."""
+        """X̃ = diag(y)X for classification, X for regression (docs/theory/conventions.md §1)."""
         return self.y[:, None] * self.X if self.task == "classification" else self.X
 
     def split(self, n_train: int, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -69,23 +72,47 @@ class Dataset:
         )
 
 
-def make_dataset(X, y, task: Task = "classification", name: str = "data", where: str = "data") -> Dataset:
+def make_dataset(
+    X, y, task: Task = "classification", name: str = "data", where: str = "data", lines=None
+) -> Dataset:
     """Validate and build a :class:`Dataset`; every problem is one clear :class:`BiasflowError`.
 
-    Labels {0, 1} are converted to {−1, +1} for classification, with a notice on stderr.
+    Labels {0, 1} are converted to {−1, +1} for classification, with a notice on stderr. Problems are
+    located as Python indices (``X[i, j]``, ``y[i]``) for arrays, or as 1-based file lines when ``lines``
+    (the file line of each row) is given by a loader.
 
     >>> make_dataset([[1.0, 2.0]], [0.5]).y
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at row 0. ...
+    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at y[0]. ...
+    >>> make_dataset([[1.0], [2.0], [3.0]], [0, 1, 2])
+    Traceback (most recent call last):
+    ...
+    biasflow.errors.BiasflowError: data: y has 3 classes (0, 1, 2); biasflow classifies two classes ...
     """
     if task not in TASKS:
         raise BiasflowError(f"{where}: unknown task {task!r}; use one of {', '.join(TASKS)}")
+
+    def at(i: int, j: int | None = None) -> str:
+        if lines is not None:
+            return f"line {lines[i]}" + ("" if j is None else f", column {j + 1}")
+        return f"y[{i}]" if j is None else f"X[{i}, {j}]"
+
+    for arr_name, arr in (("X", X), ("y", y)):
+        try:
+            kind = np.asarray(arr).dtype.kind
+        except (TypeError, ValueError):  # ragged: reported by the conversion below
+            kind = "f"
+        if kind not in "biufO":  # object arrays (e.g. from pandas) are fine when their entries are numbers
+            what = {"c": "complex", "U": "text", "S": "bytes", "O": "object", "M": "date", "m": "time"}
+            raise BiasflowError(
+                f"{where}: {arr_name} holds {what.get(kind, kind)} values; it must hold real numbers"
+            )
     try:
         X = np.array(X, dtype=np.float64)
         y = np.array(y, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise BiasflowError(f"{where}: X and y must be numeric arrays ({e})") from None
+        raise BiasflowError(f"{where}: X and y must hold real numbers ({e})") from None
     if X.ndim != 2:
         raise BiasflowError(f"{where}: X must be a 2-D array (n × d); got shape {X.shape}")
     if y.ndim == 2 and 1 in y.shape:
@@ -100,22 +127,31 @@ def make_dataset(X, y, task: Task = "classification", name: str = "data", where:
         raise BiasflowError(f"{where}: empty data (X has shape {X.shape}); need n ≥ 1 and d ≥ 1")
     bad = np.argwhere(~np.isfinite(X))
     if bad.size:
-        i, j = bad[0]
+        i, j = (int(v) for v in bad[0])
         raise BiasflowError(
-            f"{where}: X has a non-finite value ({X[i, j]}) at row {i}, column {j}; remove or impute it"
+            f"{where}: X has a non-finite value ({X[i, j]}) at {at(i, j)}; remove or impute it"
         )
     bad_y = np.flatnonzero(~np.isfinite(y))
     if bad_y.size:
-        raise BiasflowError(f"{where}: y has a non-finite value ({y[bad_y[0]]}) at row {bad_y[0]}")
+        i = int(bad_y[0])
+        raise BiasflowError(f"{where}: y has a non-finite value ({y[i]}) at {at(i)}; remove or impute it")
     if task == "classification":
-        values = set(np.unique(y).tolist())
+        classes = np.unique(y)
+        values = set(classes.tolist())
         if values <= {0.0, 1.0} and 0.0 in values:
             print(f"notice: {where}: labels 0/1 converted to -1/+1", file=sys.stderr)
             y = 2.0 * y - 1.0
+        elif classes.size > 2:
+            shown = ", ".join(f"{v:g}" for v in classes[:5]) + (", …" if classes.size > 5 else "")
+            raise BiasflowError(
+                f"{where}: y has {classes.size} classes ({shown}); biasflow classifies two classes "
+                "(labels -1/+1 or 0/1): keep two of them (one-vs-one), or use the square loss for "
+                "real-valued targets"
+            )
         elif not values <= {-1.0, 1.0}:
             i = int(np.flatnonzero((y != 1.0) & (y != -1.0))[0])
             raise BiasflowError(
-                f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at row {i}. "
+                f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at {at(i)}. "
                 "For real-valued targets use the square loss (regression)"
             )
     X.setflags(write=False)
@@ -136,6 +172,7 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
     if p.is_dir():
         raise BiasflowError(f"data path {str(p)!r} is a directory; give a .npz, .csv or .parquet file")
     suffix = p.suffix.lower()
+    lines = None
     try:
         if suffix == ".npz":
             with np.load(p, allow_pickle=False) as z:
@@ -146,7 +183,7 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
                     )
                 X, y = z["X"], z["y"]
         elif suffix == ".csv":
-            X, y = _read_csv(p)
+            X, y, lines = _read_csv(p)
         elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -159,24 +196,34 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
             raise BiasflowError(f"{p}: unknown data format {suffix!r}; use .npz, .csv or .parquet")
     except BiasflowError:
         raise
-    except (OSError, ValueError, KeyError) as e:
-        raise BiasflowError(f"{p}: cannot read data file ({type(e).__name__}: {e})") from None
-    return make_dataset(X, y, task=task, name=p.stem, where=str(p))
+    except PermissionError:
+        raise BiasflowError(f"{p}: permission denied; make the data file readable") from None
+    except Exception as e:  # noqa: BLE001 - empty, truncated or foreign files raise many kinds of errors
+        kind = {".npz": "a NumPy .npz archive with arrays X and y", ".csv": "a CSV file of numbers",
+                ".parquet": "a Parquet table of numbers (last column y)"}[suffix]
+        what = "the file is empty" if p.stat().st_size == 0 else f"{type(e).__name__}: {e}".splitlines()[0]
+        raise BiasflowError(
+            f"{p}: cannot read data file ({what}); it must be {kind}"
+        ) from None
+    return make_dataset(X, y, task=task, name=p.stem, where=str(p), lines=lines)
 
 
-def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Rows of a CSV file and the 1-based file line of each row (blank lines and a header skipped)."""
     text = p.read_text()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        raise BiasflowError(f"{p}: empty CSV file")
+    numbered = [(k, ln) for k, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if not numbered:
+        raise BiasflowError(f"{p}: empty CSV file; it must hold rows of numbers (features…, y)")
     start = 0
     try:
-        [float(v) for v in lines[0].split(",")]
+        [float(v) for v in numbered[0][1].split(",")]
     except ValueError:
         start = 1  # header row
     rows = []
     width = None
-    for k, ln in enumerate(lines[start:], start=start + 1):
+    line_of = []
+    for k, ln in numbered[start:]:
+        line_of.append(k)
         cells = ln.split(",")
         if width is None:
             width = len(cells)
@@ -191,7 +238,7 @@ def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
     if width is None or width < 2:
         raise BiasflowError(f"{p}: need at least two columns (features…, y)")
     arr = np.array(rows, dtype=np.float64)
-    return arr[:, :-1], arr[:, -1]
+    return arr[:, :-1], arr[:, -1], line_of
 
 
 def _is_float(s: str) -> bool:
@@ -250,7 +297,8 @@ def gaussian(
 
 
 def non_separable(ds: Dataset, index: int = 0) -> Dataset:
-    """Append a copy of point ``index`` with its label flipped: never linearly separable (THEORY.md §8.20)."""
+    """Append a copy of point ``index`` with its label flipped: never linearly separable
+    (docs/theory/oracles.md §8.20)."""
     if ds.task != "classification":
         raise BiasflowError("non_separable needs a classification data set")
     X = np.vstack([ds.X, ds.X[index : index + 1]])
@@ -286,7 +334,8 @@ BUILTINS = {
     "digits": lambda: digits((0, 1), n=100, seed=0),
     "digits-3v8": lambda: digits((3, 8), n=100, seed=0),
 }
-"""Built-in data sets, by name: ``sparse`` (n=10, d=30, y = sign(x₁), THEORY.md §8.15), ``sparse-regression``
+"""Built-in data sets, by name: ``sparse`` (n=10, d=30, y =
+sign(x₁), docs/theory/oracles.md §8.15), ``sparse-regression``
 (n=20, d=60, 3-sparse teacher), ``digits`` (100 images of 0 vs 1) and ``digits-3v8``."""
 
 

@@ -160,20 +160,9 @@ def format_level(log10_value: float) -> str:
     >>> format_level(-2.3)
     '5.01e-3'
     """
-    x = float(log10_value)
-    if not math.isfinite(x):
-        return "0" if x == -math.inf else str(x)
-    if abs(x - round(x)) < 1e-12:
-        e = int(round(x))
-        return "1" if e == 0 else f"1e{e}"
-    e = math.floor(x)
-    mant = 10 ** (x - e)
-    txt = f"{mant:.3g}"
-    if txt == "10":
-        e, txt = e + 1, "1"
-    if e == 0:
-        return txt
-    return f"{txt}e{e}"
+    from .fmt import log10_text  # the one number formatter (biasflow.fmt)
+
+    return log10_text(log10_value, 3)
 
 
 def default_checkpoints(until_log10: float) -> list[float]:

@@ -68,7 +68,6 @@ def register(metric: Metric) -> Metric:
 
 
 RENAMED: dict[str, str] = {
-    "margin": "gamma",
     "support": "support_size",
 }
 """Old column names → their registry names (for messages; old stores keep their columns)."""
@@ -469,7 +468,8 @@ for _m in [
     Metric("test_error", "held-out 0/1 error (classification) or mean squared error (regression)",
            "fraction in [0, 1] / squared unit of y", "definition", _test_error),
     Metric("dist_pred", "‖β̃ − β̃_lim‖/‖β̃_lim‖ (β̃ = β/γ for classification), strictly convex limits only",
-           "relative distance ≥ 0", "THEORY: distances only for unique optima", _dist("limit")),
+           "relative distance ≥ 0", "docs/theory/certificates.md §7.3: distances only for unique optima",
+           _dist("limit")),
     Metric("dist_qmu", "‖β/γ − β_μ‖/‖β_μ‖, β_μ the Q_μ solution at the checkpoint's loss", "relative distance ≥ 0",
            _SV, _dist("qmu")),
     # classification
@@ -524,6 +524,8 @@ QMU_COLUMNS = ("support_precision_qmu", "support_recall_qmu", "dist_qmu", "rho_n
 for _name, _def, _unit in [
     ("sweep", "name of the sweep", "text"),
     ("run_id", "content hash of a run's configuration (16 hex digits)", "text"),
+    ("config_id", "hash of the sweep configuration (name, [run], [grid]) that stored the row; `sweep "
+     "--resume` refuses another one unless --new-config", "12 hex digits"),
     ("data", "data set: a file, a built-in name or a generator call", "text"),
     ("data_seed", "seed of generated data", "integer"),
     ("data_sha256", "sha256 of X's and y's bytes with shapes and dtypes (biasflow.metrics.fingerprint)", "hex"),
@@ -547,3 +549,67 @@ for _name, _def, _unit in [
     ("reasons", "why a metric of this row is null: JSON object {column: reason}", "JSON text"),
 ]:
     register(Metric(_name, _def, _unit, "bookkeeping"))
+
+# quantities the commands print besides the columns: certificates of `predict` and `margin`, solver statistics
+_CERT = "docs/theory/certificates.md §7.1"
+for _name, _def, _unit, _src in [
+    ("mu", "μ = α^D/γ, the parameter of the Q_μ max-margin problem solved by `predict --at-loss`",
+     "> 0 (log10 in the column log10_mu)", "Moroshko et al. 2020; docs/theory/diagonal.md §3.5"),
+    ("margin", "`biasflow margin`: the ℓ_p max margin γ_p* = min_i y_i x_iᵀβ at ‖β‖_p = 1 (the column of a stored "
+     "checkpoint is `gamma`)", "margin units per unit ‖β‖_p", _CERT),
+    ("upper_bound", "dual bound ‖Σ_i λ_i y_i x_i‖_q (λ ≥ 0, Σλ = 1, 1/p + 1/q = 1) with γ_p* ≤ upper_bound",
+     "margin units", _CERT),
+    ("duality_gap", "`margin`: upper_bound − margin; `predict` (Q_μ): |λ·(X̃β̃ − 1)|/Σλ, complementary slackness "
+     "per unit dual mass; 0 at an exact optimum", "≥ 0", _CERT),
+    ("duality_gap_abs", "`predict` (Q_μ): |λ·(X̃β̃ − 1)|, the duality gap not divided by Σλ", "≥ 0", _CERT),
+    ("relative_gap", "(upper_bound − margin)/|upper_bound|: the certified relative suboptimality of a max margin",
+     "≥ 0", _CERT),
+    ("min_margin", "min_i (X̃β̃)_i of a predicted normalized predictor (1 when feasible and tight)", "margin units",
+     _CERT),
+    ("infeasibility", "max(0, 1 − min_i (X̃β̃)_i): how far a prediction violates its margin constraints",
+     "≥ 0; 0 when feasible", _CERT),
+    ("projected_gradient", "KKT residual of the Q_μ solution: max of |m̃_i − 1| on the dual support "
+     "(λ_i > 1e-12·max λ) and of max(0, 1 − m̃_i) off it", "margin units ≥ 0", _CERT),
+    ("log10_loss_check", "log10 ℒ(γβ̃) recomputed from a Q_μ prediction; equals the requested level (checked to "
+     "1e-7 relative) when γ is consistent with it", "log10 of a loss", "docs/theory/numerics.md §2.3"),
+    ("iterations", "Newton iterations of the prediction's solver", "count", "solver statistic"),
+    ("nfev", "right-hand-side evaluations of the ODE solver, over all clock phases", "count", "solver statistic"),
+    ("njev", "Jacobian evaluations of the ODE solver, over all clock phases", "count", "solver statistic"),
+    ("tau_switch", "value of the τ clock at which the flow switched to the s = −log ℒ clock",
+     "τ units (dτ = ℒ dt)", "docs/theory/numerics.md §2.2"),
+]:
+    register(Metric(_name, _def, _unit, _src))
+
+# columns of deep matrix factorization runs (biasflow.geometry, biasflow.dynamics.matrix, biasflow.bias.matrix)
+_CMV = "Cohen, Menon & Veraszto 2023; Menon 2024"
+for _name, _def, _unit, _src in [
+    ("log_volume", "log √det g_L(W) = −½ Σ_il log λ_il: log density of the Riemannian volume of the depth-L metric "
+     "w.r.t. Lebesgue dW", "log of a density; +inf at rank deficiency (L ≥ 2)", _CMV),
+    ("entropy", "S(W) = log vol(O_W) = (L−1) log vol(O_d) + ½ log(van(σ²)/van(σ^{2/L})), square W (else null)",
+     "log of a volume; −inf once two σ vanish", "Menon & Yu 2025"),
+    ("effective_rank", "exp(−Σ p_i log p_i), p_i = σ_i/Σσ: Roy & Vetterli's effective rank of W", "1 … min(m, k)",
+     "Roy & Vetterli 2007; Arora et al. 2019"),
+    ("nuclear_norm", "‖W‖_* = Σ σ_i", "same unit as W", "definition"),
+    ("singular_values", "σ₁ ≥ σ₂ ≥ … of the end-to-end matrix W", "list of floats ≥ 0", "definition"),
+    ("balance_drift", "max_p ‖D_p − D_p(0)‖_F, D_p = W_{p+1}ᵀW_{p+1} − W_pW_pᵀ (0 for exact gradient flow)",
+     "same unit as W^{2/L}", "Arora, Cohen & Hazan 2018"),
+    ("t", "the gradient-flow time at the checkpoint", "time ≥ 0", "definition"),
+    ("dist_nuclear", "‖W − W_*‖_F/‖W_*‖_F, W_* the minimum-nuclear-norm completion (Clarabel)", "relative distance",
+     "Gunasekar et al. 2017"),
+    ("dist_frobenius", "‖W − W_F‖_F/‖W_F‖_F, W_F the minimum-Frobenius completion", "relative distance",
+     "definition"),
+    ("dist_low_rank", "min over the lowest-rank completions found (ALS + SLSQP) of ‖W − W_r‖_F/‖W_r‖_F",
+     "relative distance", _CMV),
+    ("nearest_low_rank", "name of the nearest low-rank candidate (rank_r or rank_r_j)", "text", "definition"),
+    ("steps", "number of gradient-descent steps (or adaptive solver steps for flows) a run took", "count",
+     "definition"),
+    ("dynamics", "how an ensemble run was trained", "descent | flow", "bookkeeping"),
+    ("rows", "m, rows of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("cols", "k, columns of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("experiment", "name of the reproduction that wrote the row", "text", "bookkeeping"),
+    ("task", "matrix task of a reproduction (e.g. 2x2, 3x3)", "text", "bookkeeping"),
+    ("eps", "initialization scale ε of the factors (i.i.d. N(0, ε²) entries)", "> 0", "bookkeeping"),
+    ("a", "W₁₂ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
+    ("b", "W₂₁ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
+]:
+    register(Metric(_name, _def, _unit, _src))

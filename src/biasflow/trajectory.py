@@ -1,7 +1,7 @@
 """Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
 
 Every result carries a ``status`` (a :class:`biasflow.errors.Status`) and a human ``message``; never a
-silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
+silent NaN. ``to_json()`` gives the CLI contract's JSON object (docs/reference/cli.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from .errors import Status
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Checkpoint:
     """The state of a run at one loss level (or time).
 
@@ -42,8 +42,17 @@ class Checkpoint:
             out["nu"] = np.asarray(self.extra["nu"], dtype=float).tolist()
         return out
 
+    def __repr__(self) -> str:
+        from .display import short
+        from .fmt import log10_text, num
 
-@dataclasses.dataclass(frozen=True, eq=False)
+        return (
+            f"Checkpoint(loss={log10_text(self.log10_loss, 4)}, log10_time={num(self.log10_time, 4)}, "
+            f"predictor={short(np.asarray(self.predictor))})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Trajectory:
     """A gradient-flow run: checkpoints at the requested loss levels, in order of decreasing loss.
 
@@ -82,6 +91,46 @@ class Trajectory:
         """(k, d) array of β at each checkpoint."""
         return np.array([c.predictor for c in self.checkpoints])
 
+    def __repr__(self) -> str:
+        from .fmt import log10_text
+
+        span = (
+            f"{len(self.checkpoints)} checkpoint(s), loss {log10_text(self.checkpoints[0].log10_loss, 4)} → "
+            f"{log10_text(self.checkpoints[-1].log10_loss, 4)}"
+            if self.checkpoints
+            else "no checkpoints"
+        )
+        model = self.model.get("model", "?") if isinstance(self.model, dict) else self.model
+        return (
+            f"Trajectory(status={self.status!r}, {span}, model={model!r}, loss={self.loss!r}, "
+            f"method={self.method!r}, message={self.message!r})"
+        )
+
+    def rows(self) -> list[dict]:
+        """One dict per checkpoint: loss level, time, ‖β‖₁ and β (for tables and data frames)."""
+        return [
+            {
+                "log10_loss": c.log10_loss,
+                "log10_time": c.log10_time,
+                "l1_norm": float(np.abs(c.predictor).sum()),
+                "predictor": np.asarray(c.predictor),
+            }
+            for c in self.checkpoints
+        ]
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        from .display import html_table
+
+        model = ", ".join(f"{k}={v}" for k, v in (self.model or {}).items()) if isinstance(self.model, dict) else ""
+        head = (
+            f"<p><b>Trajectory</b> · status <code>{_html.escape(str(self.status))}</code> · "
+            f"{_html.escape(self.message)} · {_html.escape(self.loss)} loss · {_html.escape(self.method)}"
+            f"<br><small>{_html.escape(model)}</small></p>"
+        )
+        return head + html_table(["log10_loss", "log10_time", "l1_norm", "predictor"], self.rows())
+
     def to_json(self) -> dict:
         out = {
             "status": self.status.value,
@@ -102,7 +151,7 @@ class Trajectory:
         return out
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class DescentResult:
     """A gradient-descent run (CLI contract: ``biasflow descent``).
 
@@ -151,6 +200,32 @@ class DescentResult:
             lt = (float(np.log10(t[k])) if t[k] > 0 else -np.inf) if t is not None and k < len(t) else np.nan
             out.append(Checkpoint(float(logl[k]), lt, None, b, {"step": k}))
         return out
+
+    def __repr__(self) -> str:
+        from .display import short
+        from .fmt import num
+
+        ls = np.asarray(self.loss, dtype=float)
+        loss = f"loss {num(ls[0], 4)} → {num(ls[-1], 4)}" if ls.size else "no loss recorded"
+        return (
+            f"DescentResult(status={self.status!r}, steps={int(self.steps)}, {loss}, "
+            f"predictor={short(np.asarray(self.predictor))}, message={self.message!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import html_table
+
+        ls = np.asarray(self.loss, dtype=float)
+        rows = [
+            {"field": "status", "value": self.status},
+            {"field": "message", "value": self.message},
+            {"field": "steps", "value": int(self.steps)},
+            {"field": "initial loss", "value": float(ls[0]) if ls.size else None},
+            {"field": "final loss", "value": float(ls[-1]) if ls.size else None},
+            {"field": "final sharpness", "value": float(self.sharpness[-1]) if len(self.sharpness) else None},
+            {"field": "predictor", "value": np.asarray(self.predictor)},
+        ]
+        return html_table(["field", "value"], rows, caption="DescentResult")
 
     def to_json(self) -> dict:
         out = {

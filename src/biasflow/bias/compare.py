@@ -32,7 +32,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..data import Dataset
+from ..display import Rows
 from ..errors import BiasflowError, UndefinedAtLevel
+from ..levels import Level
 from ..metrics import (
     CHECKPOINT_METRICS,
     LIMIT_COLUMNS,
@@ -199,7 +201,7 @@ def measure(
         names = (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if has_limit else ()),
                  *(QMU_COLUMNS if qmu_at is not None else ()))
         rows.append(_row(p, names, failed))
-    return rows
+    return Rows(rows)
 
 
 def compare(
@@ -233,7 +235,8 @@ def compare(
         def qmu_at(x, _p=qmu, _lv=lv):
             if abs(x - _lv) > 1e-9 * max(1.0, abs(_lv)):
                 raise UndefinedAtLevel(
-                    f"the Q_μ prediction was made at loss 1e{_lv:.6g}, not at this checkpoint (use compare_path)"
+                    f"the Q_μ prediction was made at loss {Level.from_log10(_lv)}, not at this checkpoint "
+                    "(use compare_path)"
                 )
             return _p
 
@@ -260,7 +263,6 @@ def compare_path(
     Moroshko et al.'s description (0 iff ρ_nsv = 0). Levels where Q_μ is undefined (not below ℓ(0)/n)
     give null ``*_qmu`` columns with the reason, not an error.
     """
-    from ..levels import Level
     from .predict import predict, predict_at_loss
 
     try:

@@ -1,4 +1,4 @@
-"""Max-margin predictors in ℓ1, ℓ2 and ℓ∞, normalized margins, and their certificates (THEORY.md §7).
+"""Max-margin predictors in ℓ1, ℓ2 and ℓ∞, normalized margins, and their certificates (docs/theory/certificates.md §7).
 
 For a norm ‖·‖_p with dual norm ‖·‖_q and signed data X̃ = diag(y)X,
 
@@ -18,7 +18,7 @@ so every pair (β, λ) with λ ≥ 0, Σλ = 1 brackets the optimum:
 
 ``solver="clarabel"`` solves any of the three with cvxpy + Clarabel (the independent reference for ℓ1/ℓ∞).
 Non-separable data raise a :class:`~biasflow.errors.BiasflowError` naming the best achievable mean hinge
-loss (an LP, THEORY.md §2.5).
+loss (an LP, docs/theory/numerics.md §2.5).
 
 >>> from biasflow.data import gaussian
 >>> ds = gaussian(n=10, d=30, k=1, seed=0)
@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 
 NORMS = ("l1", "l2", "linf")
@@ -95,8 +96,8 @@ def normalized_margin(beta, data: Dataset, norm="l1") -> float:
     return float(np.min(margins(beta, data))) / nb
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class MarginResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class MarginResult(Compact):
     """A solved max-margin problem with its certificate.
 
     Attributes:
@@ -109,6 +110,8 @@ class MarginResult:
         solver: which solver produced it; status: ``ok``, or the solver's failure status.
         seconds: wall time of the solve.
     """
+
+    _hidden = ("dual",)  # large or derived: not in the repr
 
     norm: str
     margin: float

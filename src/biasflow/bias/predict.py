@@ -1,6 +1,6 @@
 """What theory predicts for a diagonal network: the Q_μ max-margin path, the limits, the interpolants.
 
-**Classification at a finite loss (Moroshko et al. 2020; THEORY.md §3.5).** Along exp/logistic gradient
+**Classification at a finite loss (Moroshko et al. 2020; docs/theory/diagonal.md §3.5).** Along exp/logistic gradient
 flow of a diagonal network, β(t) = Φ'(X̃ᵀν(t)) exactly, so the normalized predictor β̃ = β/γ (γ = min
 margin) satisfies
 
@@ -12,7 +12,7 @@ which is the KKT system of the strictly convex **Q_μ max-margin problem**
 
 except for complementary slackness. The prediction at loss ℒ is that problem's solution, with γ fixed
 self-consistently by the margin–loss relation ℒ = (1/n)Σ_i ℓ(γ·(X̃β̃_γ)_i) (for exp loss γ lies in
-[log(1/ℒ) − log n, log(1/ℒ)], THEORY.md §2.3). It is a *description to test*: the flow follows it iff its
+[log(1/ℒ) − log n, log(1/ℒ)], docs/theory/numerics.md §2.3). It is a *description to test*: the flow follows it iff its
 dual ν puts no mass on points with margin > 1 (ρ_nsv = 0), which :func:`biasflow.bias.compare.compare`
 measures on every checkpoint.
 
@@ -22,7 +22,7 @@ and with α (α = 1: 0.07, 0.03, 0.014, 0.009 at ℒ = 1e-10, 1e-100, 1e-1000, 1
 α = 0.01: 0.32 → 0.11), so Q_μ is a good description at large α or extreme accuracy and a poor one at small
 α, where the saddle phase leaves dual mass on points that are not support vectors. For D = 3 at α = 0.01
 it fails outright (distance ≈ 3.5, ρ_nsv ≈ 0.77): the flow stops at a sparse ℓ_{2/3} KKT point, as
-THEORY.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
+docs/theory/diagonal.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
 resolve β̃ near the edge of its domain; the result then has status ``max_steps`` with the reached residuals.
 
 The Q_μ problem is solved on its dual, max_{λ≥0} 1ᵀλ − Σ_j Ψ_j((X̃ᵀλ)_j), by projected Newton (Bertsekas
@@ -54,6 +54,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import BiasflowError, UndefinedAtLevel
+from ..fmt import log10_text
 from ..levels import LN10, Level
 from ..models.base import has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
@@ -309,6 +310,11 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
             hi += 0.5
             hhi = h(hi)
     else:
+        from ..dynamics.separability import check
+        from .margins import _not_separable
+
+        if not check(data, margin=False).separable:  # e.g. a point repeated with the opposite label
+            raise _not_separable(data)
         raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
     from scipy.optimize import brentq
 
@@ -324,7 +330,8 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     if p.status == "ok" and abs(chk - log10) > 1e-7 * max(1.0, abs(log10)):
         p.status = "max_steps"
         p.message = (
-            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message
+            f"the margin–loss relation was not met (loss {log10_text(chk, 7)} instead of "
+            f"{log10_text(log10, 7)}); " + p.message
         )
     return p
 

@@ -12,11 +12,12 @@ import dataclasses
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 
 
-@dataclasses.dataclass(eq=False)
-class Prediction:
+@dataclasses.dataclass(eq=False, repr=False)
+class Prediction(Compact):
     """A predicted bias with its certificate.
 
     Attributes:
@@ -36,6 +37,8 @@ class Prediction:
         references: solved reference problems (``l1``, ``l2`` max-margin; ``l2D`` best effort), filled
             on demand by :meth:`reference`.
     """
+
+    _hidden = ("data", "potential", "references", "dual")  # large or derived: not in the repr
 
     kind: str
     task: str

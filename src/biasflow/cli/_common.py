@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
     from ..models import Model
 
 
-
 class _LazyConsole:
-    """A rich console on stderr, created on first use (importing rich.console costs start-up time)."""
+    """The rich console on stderr, created on first use: importing rich.console costs start-up time that
+    commands printing nothing on stderr (``--json`` runs, scripts) should not pay."""
 
     def __init__(self):
         self._console = None
@@ -31,14 +32,20 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True)
+            self._console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
         return self._console
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._console.is_terminal if self._console is not None else sys.stderr.isatty()
 
     def __getattr__(self, name):
         return getattr(self.get(), name)
 
 
 stderr = _LazyConsole()
+"""Status lines on stderr: text as written (no rich markup, so "[1e-10, 1e-1]" stays), never hard-wrapped
+inside a number (soft wrap: the terminal folds long lines), no highlighting of numbers."""
 
 
 def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> Dataset:
@@ -51,14 +58,14 @@ def load_data(spec: str, loss: Loss | None = None, task: str | None = None) -> D
 def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, shape=None, seed=0,
                **extra) -> Model:
     """Build ``--model`` for the data's dimension from the common options (``--shape`` as text or parsed)."""
-    from ..models import build_model
-
     if isinstance(shape, str):
         shape = parse_shape(shape)
     opts: dict[str, Any] = {"depth": depth, "alpha": alpha, "shape": shape, "seed": seed}
     if width is not None:
         opts["width"] = width
     opts.update({k: v for k, v in extra.items() if v is not None})
+    from ..models import build_model
+
     return build_model(name, ds.d, **opts)
 
 
@@ -95,7 +102,7 @@ def with_model_options(func=None, *, unset: bool = False):
     for f in fields():
         users = [m for m, e in MODELS.items() if f.name in e.options]
         ftype = str(f.type)
-        annotation = str if "tuple" in ftype else int if ftype.startswith("int") else float
+        annotation = str if ("tuple" in ftype or ftype.startswith("str")) else int if ftype.startswith("int") else float
         default = None if unset or annotation is str else f.default
         option = typer.Option(default, f"--{f.name}",
                               help=f"{f.metadata['help']} (models: {', '.join(users)})")
@@ -169,9 +176,13 @@ def emit(result: dict, as_json: bool, human=None) -> None:
 @contextlib.contextmanager
 def progress(description: str, total: float | None = None, enabled: bool = True):
     """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
+    # only on a terminal: elsewhere a live display prints nothing useful but leaves a blank line on stderr
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None and stderr.is_terminal
+    if not show:  # no display: rich.progress is not even imported
+        yield lambda amount=1.0, completed=None, info="": None
+        return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -179,7 +190,6 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
         TimeElapsedColumn(),
         console=stderr.get(),
         transient=True,
-        disable=not show,
     ) as bar:
         task = bar.add_task(description, total=total, info="")
 
@@ -190,3 +200,82 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
                 bar.update(task, advance=amount, info=info)
 
         yield advance
+
+
+@contextlib.contextmanager
+def runs_progress(description: str, enabled: bool = True, stream=None):
+    """Progress of runs stored: yields ``update(done, total, info="", label=None)``.
+
+    On a terminal (stderr) a rich bar shows runs done/total, the time elapsed and an ETA; otherwise
+    (a log file, a pipe, CI) one line per finished batch is printed, e.g.
+    ``sweep phase: 16/40 runs stored, 12 s elapsed, about 18 s left``. ``BIASFLOW_NO_PROGRESS`` silences
+    both. A new ``label`` (the next sweep of a reproduction) restarts the count.
+    """
+    from ..fmt import duration
+
+    show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None
+    out = stream if stream is not None else sys.stderr
+    tty = show and stream is None and stderr.is_terminal
+    state = {"label": None, "t0": time.perf_counter()}
+    if tty:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("runs {task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr.get(),
+            transient=True,
+        )
+        bar.start()
+        task = bar.add_task(description, total=None, info="")
+
+    def update(done: int, total: int, info: str = "", label: str | None = None) -> None:
+        if not show:
+            return
+        name = f"{description}: {label}" if label else description
+        if label != state["label"]:
+            state["label"], state["t0"] = label, time.perf_counter()
+        if tty:
+            bar.update(task, description=name, completed=done, total=max(total, 1), info=info)
+            return
+        if done == 0:
+            line = f"{name}: {total} run(s) to do" if total else f"{name}: nothing to do (all stored)"
+        else:
+            spent = time.perf_counter() - state["t0"]
+            left = spent * (total - done) / done
+            line = f"{name}: {done}/{total} runs stored{', ' + info if info else ''}, {duration(spent)} elapsed"
+            line += f", about {duration(left)} left" if done < total else ""
+        print(line, file=out, flush=True)
+
+    try:
+        yield update
+    finally:
+        if tty:
+            bar.stop()
+
+
+_RECORDS_PER_STEP = 8
+"""float64 values recorded per step of descent (loss in two forms, learning rate, margins, ...): an upper
+estimate used to refuse absurd step counts before compiling a loop that would never fit in memory."""
+
+
+def check_steps(steps: int, runs: int = 1, option: str = "--steps") -> None:
+    """Refuse ``steps`` × ``runs`` steps whose per-step records would exceed the memory budget."""
+    from ..models.memory import check_memory
+
+    if steps < 1:
+        raise BiasflowError(f"{option} must be an integer ≥ 1 (got {steps})")
+    what = f"a descent of {steps} steps" + (f" × {runs} learning rates" if runs > 1 else "")
+    check_memory(8.0 * _RECORDS_PER_STEP * (steps + 1) * runs, what, f"reduce {option}")

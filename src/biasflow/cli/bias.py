@@ -215,7 +215,11 @@ def predict(
     """What theory predicts (Q_mu max-margin at a loss, the limit, the interpolant), with certificates."""
     from ..bias.compare import compare, compare_path
     from ..bias.predict import predict as run
+    from ._matrix import matrix_task, predict_command, trajectory_model
 
+    task = matrix_task(model or trajectory_model(trajectory), data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return predict_command(model, task, trajectory=trajectory, as_json=as_json)
     traj = None
     if trajectory is not None:
         traj = _read_trajectory(trajectory)

@@ -9,7 +9,17 @@ import typer
 
 from ..errors import BiasflowError
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, progress, stderr
+from ._common import (
+    check_loss_task,
+    check_steps,
+    emit,
+    load_data,
+    make_model,
+    parse_loss,
+    parse_shape,
+    progress,
+    stderr,
+)
 
 MODEL_HELP = "uv | diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | relu"
 
@@ -46,6 +56,7 @@ def lr_phases(
         raise BiasflowError(f"--num must be between 1 and 4096 (got {num})")
     if steps < 1:
         raise BiasflowError(f"--steps must be an integer ≥ 1 (got {steps}); pass e.g. --steps 1000")
+    check_steps(steps, num)
     if batching not in ("vmap", "map"):
         raise BiasflowError(f"--batching must be vmap or map (got {batching!r})")
     lossobj = parse_loss(loss)

@@ -10,6 +10,7 @@ from ..levels import Level, format_level, parse_levels
 from . import app
 from ._common import (
     check_loss_task,
+    check_steps,
     emit,
     load_data,
     make_model,
@@ -21,6 +22,11 @@ from ._common import (
 )
 
 MODEL_HELP = model_help()
+SCHEDULE_HELP = (
+    "learning-rate schedule, NAME or NAME:key=value,... (a multiplier of --lr): constant, step, nstep, exp, "
+    "inv, poly, cosine, tri, sin, cos, tri2, sin2, triexp, sinexp, warmup, loss, normalized; "
+    "e.g. cosine:l=1000,final=0.01 or step:gamma=0.5,l=100,warmup=10 (default constant)"
+)
 
 
 @app.command()
@@ -28,26 +34,40 @@ MODEL_HELP = model_help()
 def flow(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
-    until_loss: str = typer.Option("1e-10", "--until-loss", help="target training loss, e.g. 1e-10000"),
-    checkpoints: str = typer.Option(None, "--checkpoints", help="comma-separated loss levels"),
-    method: str = typer.Option("auto", "--method", help="auto | exact | autodiff"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    loss: str = typer.Option(None, "--loss", help="exp | logistic | square (default exp; square for matrix)"),
+    until_loss: str = typer.Option(
+        "1e-10", "--until-loss", help="target mean training loss, e.g. 1e-10000"
+    ),
+    checkpoints: str = typer.Option(
+        None, "--checkpoints", help="comma-separated loss levels, e.g. 1e-2,1e-10 (default: 1e-1, 1e-2, 1e-5, "
+        "1e-10, ... down to --until-loss)"
+    ),
+    method: str = typer.Option("auto", "--method", help="auto | exact | autodiff (default auto: exact when the "
+                               "model has an exact dual flow; matrix tasks: auto | riemannian)"),
+    max_steps: int = typer.Option(
+        200_000, "--max-steps", help="ODE solver budget, in right-hand-side evaluations per clock phase"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
     **model_opts,
 ):
     """Gradient flow, solved as an ODE on a loss clock, to any training loss (1e-10000 and beyond)."""
     from ..dynamics.flow import flow as run_flow
+    from ._matrix import flow_command, matrix_task
 
-    lossobj = parse_loss(loss)
     target = Level.parse(until_loss).log10
     levels = [Level.from_log10(v) for v in parse_levels(checkpoints)] if checkpoints else None
+    task = matrix_task(model, data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return flow_command(model, task, loss=loss, until=Level.from_log10(target), checkpoints=levels,
+                            method=method, as_json=as_json, model_opts=model_opts, max_steps=max_steps)
+    lossobj = parse_loss(loss or "exp")
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, **model_opts)
     seed = model_opts.get("seed", 0)
     with progress(f"flow to {format_level(target)}", total=-target) as advance:
         traj = run_flow(net, ds, lossobj, until=Level.from_log10(target), checkpoints=levels, method=method,
-                        seed=seed,
+                        seed=seed, max_steps=max_steps,
                         callback=lambda lg: advance(completed=-lg, info=f"loss {format_level(lg)}"))
 
     if traj.status != "ok":  # one line on stderr in every output mode
@@ -71,21 +91,31 @@ def flow(
 @app.command()
 @with_model_options
 def descent(
-    data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set"),
+    data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
-    lr: float = typer.Option(..., "--lr", help="learning rate η > 0 (peak rate for schedules)"),
+    loss: str = typer.Option(None, "--loss", help="exp | logistic | square (default exp; square for matrix)"),
+    lr: float = typer.Option(..., "--lr", help="learning rate η > 0, per step (the peak rate for schedules)"),
     steps: int = typer.Option(..., "--steps", help="number of steps K ≥ 1"),
-    schedule: str = typer.Option(None, "--schedule", help="learning-rate schedule name (default constant)"),
-    batch_size: int = typer.Option(None, "--batch-size", help="mini-batch size for SGD (default: full batch)"),
-    sharpness_every: int = typer.Option(0, "--sharpness-every", help="track the top Hessian eigenvalue every M steps"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    schedule: str = typer.Option(None, "--schedule", help=SCHEDULE_HELP),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="mini-batch size in examples, for SGD (default: full batch)"
+    ),
+    sharpness_every: int = typer.Option(
+        0, "--sharpness-every", help="track the top Hessian eigenvalue every M steps (0: never)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object on stdout"),
     **model_opts,
 ):
     """Gradient descent (or SGD) with a fixed learning rate or a schedule, as a compiled loop."""
     from ..dynamics.descent import descent as run_descent
+    from ._matrix import descent_command, matrix_task
 
-    lossobj = parse_loss(loss)
+    check_steps(steps)
+    task = matrix_task(model, data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return descent_command(model, task, loss=loss, lr=lr, steps=steps, as_json=as_json, model_opts=model_opts,
+                               schedule=schedule, batch_size=batch_size, sharpness_every=sharpness_every)
+    lossobj = parse_loss(loss or "exp")
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, **model_opts)

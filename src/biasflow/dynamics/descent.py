@@ -7,24 +7,24 @@ schedule m (:mod:`biasflow.dynamics.schedules`). Works for any model of the prot
 and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
 σ is evaluated through tanh and nothing is special-cased per model.
 
-What a run records (THEORY.md §2.1, §5), and what each record costs (measured with
+What a run records (docs/theory/numerics.md §2.1, large-steps.md §5), and what each record costs (measured with
 ``benchmarks/bench_descent.py``: depth-3 width-256 dense net, n = 512, d = 64, logistic loss, as a ratio to
 a bare compiled ``lax.scan`` of the same step that records only the loss, CPU time):
 
 - always: the loss before every step in the log domain (``history["log10_loss"]``, exact below 1e-308) and
   as float64 values (``loss``, the CLI contract), the rate used (``lr``), and the divergence guard — one
-  scalar comparison per step. Together 1.08× the bare loop. The log loss is the log of the plain mean while
+  scalar comparison per step. Together 1.01–1.08× the bare loop. The log loss is the log of the plain mean while
   that is a normal float64 and the log-domain sum otherwise (a branch taken once per step, not both);
 - with ``record_every=R`` (classification): the minimum margin and the normalized ℓ2/ℓ1 margins of β at
   steps 0, R, 2R, … and at the final step (``history["margin_step"]``), computed at the starts of blocks of
-  R steps of the same loop: R = 1 cost 1.00× the default (within noise), R = 100 1.00×;
+  R steps of the same loop: R = 1 cost 1.00–1.11× the default, R = 100 1.00–1.05×;
   :func:`biasflow.bias.gaps.path_gaps` turns them into gaps to the max-margin predictors after the run;
 - with ``sharpness_every=M``: the sharpness λ_max(∇²ℒ) every M steps from step 0 and at the final state, by
   Lanczos on Hessian-vector products (:mod:`biasflow.dynamics.curvature`), and with ``ntk=True`` the top NTK
   eigenvalue at the same steps. Each estimate is 10 Lanczos iterations of a forward-over-reverse product:
   M = 100 cost 2.7–7.7× the default on that net (a Hessian-vector product is several steps' work);
 - with ``effective_init=True``: Σ_j η_j g_j, with g_j = ∇_βℒ_{B_j}, and the gains Σ_j q(η_j g_j),
-  Σ_j q_±(η_j g_j) of Even et al. 2023 (THEORY.md §3.8).
+  Σ_j q_±(η_j g_j) of Even et al. 2023 (docs/theory/diagonal.md §3.8).
 
 **Divergence is a result.** When the loss becomes non-finite (a non-finite parameter or gradient makes it
 so one step later at the latest), or exceeds the initial loss by ``divergence_decades`` decades (default
@@ -55,6 +55,7 @@ from jax.flatten_util import ravel_pytree
 from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..fmt import log10_text
 from ..losses import Loss, get_loss
 from ..models.base import is_linear
 from ..trajectory import DescentResult
@@ -80,7 +81,7 @@ def _tree_finite(tree) -> jax.Array:
 
 
 def _q(x):
-    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (THEORY.md §3.8)."""
+    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (docs/theory/diagonal.md §3.8)."""
     q = -jnp.log(jnp.abs(1.0 - x * x))
     qp = -2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 - x))
     qm = 2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 + x))
@@ -397,7 +398,7 @@ def _result(out, ndone, model, data, loss, sched, steps, every, lr, batch_size, 
                f"the last finite state (after {nsteps} steps) is kept")
     else:
         status = "ok"
-        msg = f"{nsteps} steps, loss 1e{log10[0]:.4g} → 1e{log10[-1]:.4g}"
+        msg = f"{nsteps} steps, loss {log10_text(log10[0], 4)} → {log10_text(log10[-1], 4)}"
     history["schedule"] = sched.spec()
     history["batch_size"] = data.n if batch_size is None else int(batch_size)
     return DescentResult(status=status, steps=nsteps, loss=np.exp(logl), params=params, predictor=beta,

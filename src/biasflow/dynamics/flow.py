@@ -1,4 +1,4 @@
-"""Gradient flow to any training loss, solved as an ODE on a loss clock (THEORY.md §2).
+"""Gradient flow to any training loss, solved as an ODE on a loss clock (docs/theory/numerics.md §2).
 
 :func:`flow` runs gradient flow θ̇ = −∇ℒ(θ) of a model on a data set from its initialization down to a
 target loss such as 1e-10000, recording checkpoints at exact loss levels with log10 of the flow time.
@@ -7,7 +7,7 @@ Neither the loss nor the time is ever formed as a float (both under/overflow far
 Two independent paths (cross-checked in the tests):
 
 - ``method="exact"``: the dual ODE on the integrated residual ν ∈ Rⁿ for models with a closed-form
-  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; THEORY.md §3.2,
+  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; docs/theory/diagonal.md §3.2,
   :mod:`biasflow.dynamics.exact`); tied depth D ≥ 3 nets (d ≤ 400) use the same exact flow in the
   log-ratio coordinates p = log(u₊/u₋), which avoid the cancellation at the finite-τ* edge of the dual
   domain and reach 1e-10000 at any depth;
@@ -54,6 +54,7 @@ import numpy as np
 
 from ..data import Dataset, fingerprint
 from ..errors import BiasflowError
+from ..fmt import log10_text
 from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
 from ..models.base import has_dual, is_linear
@@ -208,7 +209,7 @@ def flow(
         if lim is not None and target < lim:
             floor_log10 = lim
             limit_msg = ("square-loss residuals below 1e-12 of |y| are not resolvable in float64; "
-                         f"loss levels below 1e{lim:.4g} are out of reach")
+                         f"loss levels below {log10_text(lim, 4)} are out of reach")
     atol = rtol * 1e-2 if atol is None else atol
     kw = dict(floor_log10=floor_log10, rtol=rtol, atol=atol, max_steps=max_steps, callback=callback,
               solver=solver, solver_tau=options.get("solver_tau"))
@@ -334,9 +335,9 @@ def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, met
     if status == "ok" and len(cps) < len(levels):
         if floor_log10 is not None:
             status = "target_unreachable"
-            where = (f"; stopped at loss 1e{last.log10_loss:.6g}, log10 t = {last.log10_time:.4g}"
+            where = (f"; stopped at loss {log10_text(last.log10_loss, 6)}, log10 t = {last.log10_time:.4g}"
                      if last is not None else "")
-            message = (f"{floor_msg}: 1e{floor_log10:.6g}{where}; ask for a loss above the floor"
+            message = (f"{floor_msg}: {log10_text(floor_log10, 6)}{where}; ask for a loss above the floor"
                        + (" or remove/relabel the hard points" if lossobj.task == "classification" else ""))
         else:
             status, message = "max_steps", message or "not every level was reached"

@@ -6,7 +6,7 @@ to a stationary point of the ℓ_{2/L} max-margin problem in its transformed spa
 networks (ℓ1 for L = 2), the DFT of β for full-length circular convolutions (Fourier-ℓ1 for L = 2). Fully
 connected networks go to the ℓ2 max-margin (Ji & Telgarsky 2019a). For regression from small
 initializations, FC networks reach the minimum-ℓ2 interpolant and untied diagonal networks the Bregman
-interpolant of THEORY.md §4.4.
+interpolant of docs/theory/tensor.md §4.4.
 
 We train each network by gradient flow (``biasflow.dynamics.flow.flow``, the same entry point for every
 model) on Gaussian data, record the predictor at loss levels ε = 1e-2 … 1e-100 (quick) or 1e-300 (full),
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fmt import log10_text, num
 from ..plots import save_figure
 from . import Claim, ExperimentResult
 
@@ -198,7 +199,7 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
     ax.set_yscale("log")
     ax.set_xlabel("initialization scale α")
     ax.set_ylabel("relative distance of the flow's end point")
-    ax.set_title(f"regression (square loss, flow to ε = 1e{reg['until']:g})")
+    ax.set_title(f"regression (square loss, flow to ε = {log10_text(reg['until'])})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save(fig, "yun2021_regression")
@@ -253,7 +254,7 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
             continue
         mono = _decreasing(vals) if "KKT" not in label else True
         ok = r["status"] == "ok" and mono and vals[-1] < tol
-        meas = ", ".join(f"1e{lv:g}: {v:.2e}" for lv, v in pts)
+        meas = ", ".join(f"{log10_text(lv)}: {num(v)}" for lv, v in pts)
         if "objective_flow" in r:
             meas += (
                 f"; ‖DFT β̃‖_(2/3) of the flow's point {r['objective_flow']:.4g} vs the reweighted best "
@@ -273,7 +274,7 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
             "Xᵀ(XXᵀ)⁻¹y (distance decreasing in α)",
             meas,
             bool(ok),
-            SOURCE + "; THEORY.md §4.4",
+            SOURCE + "; docs/theory/tensor.md §4.4",
         )
     )
     yun = reg["yun"]
@@ -286,10 +287,10 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
     claims.append(
         Claim(
             "Untied diagonal regression, L = 2, general initialization: the flow ends at the closed-form "
-            "Bregman interpolant of THEORY.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
+            "Bregman interpolant of docs/theory/tensor.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
             meas,
             bool(ok),
-            SOURCE + "; THEORY.md §4.4, §8.19",
+            SOURCE + "; docs/theory/tensor.md §4.4, oracles.md §8.19",
         )
     )
     return claims
@@ -323,9 +324,9 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         summary=(
             f"Gradient flow (exp loss) of FC (L=3), diagonal (L=2) and full-length circular conv (L=2, 3) "
             f"networks on Gaussian data n={CLS['n']}, d={CLS['d']}, checkpoints down to ε = "
-            f"1e{_levels(quick)[-1]:g}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
+            f"{log10_text(_levels(quick)[-1])}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
             f"ℓ_{{2/3}} KKT residual); square-loss flows of FC and untied diagonal networks (n={REG['n']}, "
-            f"d={REG['d']}) compared with the interpolants of THEORY.md §4.4."
+            f"d={REG['d']}) compared with the interpolants of docs/theory/tensor.md §4.4."
         ),
         seconds=time.perf_counter() - t0,
     )

@@ -41,6 +41,7 @@ MODELS: dict[str, Entry] = {
     "uv": Entry("biasflow.models.uv:make_uv", ("width", "alpha", "seed")),
     "relu": Entry("biasflow.models.relu:make_relu", ("width", "alpha", "seed")),
     "twolayer": Entry("biasflow.models.twolayer:make_twolayer", ("width", "alpha", "seed")),
+    "matrix": Entry("biasflow.models.matrix:make_matrix", ("depth", "width", "alpha", "seed", "widths", "init")),
 }
 """Registered models by name: ``MODELS[name].load()(d, depth=, width=, alpha=, shape=, seed=) -> Model``."""
 
@@ -76,7 +77,7 @@ def build_model(name: str, d: int, **options) -> Model:
 
 _CLASSES = {
     "Diagonal": "diagonal", "UntiedDiagonal": "diagonal", "Dense": "dense", "Conv": "conv",
-    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu",
+    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "MatrixFactorization": "matrix",
 }
 
 
@@ -87,6 +88,7 @@ def __getattr__(attr):  # PEP 562: model classes load (with JAX) on first access
 
 
 __all__ = [
-    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Entry", "LinearModel", "Model", "ReLU2",
+    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Entry", "LinearModel", "MatrixFactorization", "Model",
+    "ReLU2",
     "TensorNetwork", "UntiedDiagonal", "build_model", "has_decomposition", "has_dual", "is_linear", "options",
 ]

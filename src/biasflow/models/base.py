@@ -62,7 +62,7 @@ class LinearModel(Model, Protocol):
 
 @runtime_checkable
 class DualModel(LinearModel, Protocol):
-    """A model whose gradient flow is solved exactly by β = Φ'(Aᵀν) (THEORY.md §3.2)."""
+    """A model whose gradient flow is solved exactly by β = Φ'(Aᵀν) (docs/theory/diagonal.md §3.2)."""
 
     def potential(self) -> Any: ...
 

@@ -8,7 +8,7 @@ help from here (:func:`biasflow.cli._common.model_options`), and the sweep's ``[
 model keys from :func:`pydantic_fields`. A new option is one new field here.
 
 >>> sorted(f.name for f in fields())
-['alpha', 'depth', 'seed', 'shape', 'width']
+['alpha', 'depth', 'init', 'seed', 'shape', 'width', 'widths']
 >>> help_of("alpha")
 'initialization scale α > 0'
 """
@@ -37,6 +37,12 @@ class ModelOptions:
         "schema": {}})
     seed: int = field(default=0, metadata={
         "help": "seed of random initializations",
+        "schema": {}})
+    widths: str | None = field(default=None, metadata={
+        "help": "inner sizes h_1,…,h_{L−1} of a matrix factorization, comma-separated; default max(m, k) each",
+        "schema": {}})
+    init: str | None = field(default=None, metadata={
+        "help": "initialization KIND:eps=ε, KIND gaussian | balanced | identity (matrix); default gaussian:eps=α",
         "schema": {}})
 
 

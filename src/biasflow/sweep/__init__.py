@@ -74,9 +74,11 @@ from .executors import _connect as _connect
 from .executors import prepare as prepare
 from .executors import run_sweep as run_sweep
 from .executors import sweep_rows as sweep_rows
+from .executors import use_progress as use_progress
 from .executors import use_scheduler as use_scheduler
 from .plan import batch_key as batch_key
 from .plan import build_run as build_run
+from .plan import config_id as config_id
 from .plan import dataset_of as dataset_of
 from .plan import expand as expand
 from .plan import load_config as load_config

@@ -329,9 +329,15 @@ def read_config_text(path: str | Path) -> str:
     if p.is_dir():
         raise BiasflowError(f"sweep config {str(p)!r} is a directory; give a .toml file")
     try:
-        return p.read_text()
+        text = p.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise BiasflowError(f"{p}: cannot read sweep config ({e})") from None
+    if not any(ln.split("#", 1)[0].strip() for ln in text.splitlines()):
+        raise BiasflowError(
+            f"{p}: the sweep config is empty; give at least a [run] table (e.g. data = \"sparse\") and a "
+            "[grid] (see examples/)"
+        )
+    return text
 
 
 def _resolve_paths(cfg: SweepConfig, base_dir) -> SweepConfig:

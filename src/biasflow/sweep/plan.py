@@ -40,6 +40,7 @@ def expand(cfg: SweepConfig, text: str | None = None, where: str = "sweep config
     ``levels_log10`` and ``run_id``; validation errors name the grid key and its line.
     """
     grid_axes = axes(cfg, text, where)
+    ident = config_id(cfg)
     base = cfg.run.model_dump(mode="json")
     runs = []
     for point in itertools.product(*[vals for _, vals in grid_axes]) if grid_axes else [()]:
@@ -63,6 +64,7 @@ def expand(cfg: SweepConfig, text: str | None = None, where: str = "sweep config
         spec.pop("levels", None)
         spec.pop("until", None)
         spec["sweep"] = cfg.name
+        spec["config_id"] = ident
         spec["grid"] = {k: v for (k, _), v in zip(grid_axes, point, strict=True)}
         spec["run_id"] = run_id(spec)
         runs.append(spec)
@@ -79,9 +81,26 @@ def run_id(spec: dict) -> str:
     """
     from .. import __version__
 
-    core = {k: v for k, v in spec.items() if k not in ("run_id", "sweep", "grid")}
+    core = {k: v for k, v in spec.items() if k not in ("run_id", "sweep", "grid", "config_id")}
     blob = json.dumps({"v": __version__, "run": core}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def config_id(cfg: SweepConfig) -> str:
+    """The identity of a sweep configuration: a hash of its name, base run and grid (not of the TOML text,
+    so comments and layout do not count; not of ``batch`` or ``description``, which change no number).
+
+    Stored in every row as ``config_id``; ``sweep --resume`` refuses a configuration the store has not
+    seen unless ``--new-config`` is given.
+
+    >>> a = parse_config('[run]\\ndata = "sparse"\\n[grid]\\nalpha = [0.1, 1.0]\\n')
+    >>> b = parse_config('# same runs\\n[run]\\ndata = "sparse"  # built-in\\n[grid]\\nalpha = [0.1, 1.0]\\n')
+    >>> config_id(a) == config_id(b), config_id(a) == config_id(parse_config('[grid]\\nalpha = [0.1]\\n'))
+    (True, False)
+    """
+    core = cfg.model_dump(mode="json", exclude={"batch", "description"})
+    blob = json.dumps(core, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def check_runs(cfg: SweepConfig, text: str | None, where: str) -> None:
@@ -174,7 +193,9 @@ def build_run(spec: dict):
 # ------------------------------------------------------------------------------------------- batching
 def batch_key(spec: dict) -> str:
     """Runs with equal keys differ only in their initialization and can be integrated together."""
-    core = {k: v for k, v in spec.items() if k not in ("alpha", "shape", "run_id", "grid", "sweep")}
+    core = {
+        k: v for k, v in spec.items() if k not in ("alpha", "shape", "run_id", "grid", "sweep", "config_id")
+    }
     return json.dumps(core, sort_keys=True, default=str)
 
 

@@ -89,6 +89,7 @@ def config_columns(spec: dict) -> dict:
     shape = spec.get("shape")
     cols = {
         "sweep": spec.get("sweep", ""),
+        "config_id": spec.get("config_id"),
         "data": data
         if isinstance(data, str)
         else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
