@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-import jax
+os.environ.setdefault("BIASFLOW_JAX_CACHE", "")  # tests write nothing outside their temporary directories
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 os.environ.setdefault("BIASFLOW_NO_PROGRESS", "1")

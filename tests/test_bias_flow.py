@@ -35,6 +35,7 @@ def test_square_loss_flow_ends_at_interpolant(D):
     assert tr.status == "ok"
     r = interpolate(m, REG)
     np.testing.assert_allclose(
+        # tol: flow at its last level vs the limit predictor: the distance left there (≤ 1e-7) + ODE error
         tr.final.predictor, r.predictor, rtol=0, atol=1e-6 * np.linalg.norm(r.predictor)
     )
 
@@ -58,6 +59,7 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
         gam = float(np.min(SPARSE.A @ c.predictor))
         psi = pot.scaled(1.0 / gam)
         bt = c.predictor / gam
+        # tol: the potential's map vs the flow's β at the same ν: a few ulps × κ ≤ 1e6 of sinh at large z
         np.testing.assert_allclose(psi.beta(SPARSE.A.T @ nu), bt, rtol=1e-9, atol=1e-12 * np.abs(bt).max())
         p = predict_at_loss(m, SPARSE, Level.from_log10(c.log10_loss))
         primal_pred, primal_flow = psi.Q(p.predictor), psi.Q(bt)
@@ -79,6 +81,7 @@ def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
             p,
         )[0]  # no ν: recovered from β
         r1 = compare(type(d2_flows[1.0])(status="ok", checkpoints=[c]), p)[0]
+        # tol: two solves of the same dual-mass ratio, each to solver tolerance 1e-9, × κ ≤ 1e3
         assert r1["rho_nsv"] == pytest.approx(r2["rho_nsv"], abs=1e-6)
     dist = [r["dist_qmu"] for r in rows]
     assert dist[0] > dist[1] > dist[2]  # the Q_μ description improves with accuracy
@@ -91,6 +94,7 @@ def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
     m = Diagonal(d=30, depth=3, alpha=1e-2)
     tr = flow(m, SPARSE, "exp", until="1e-1000", checkpoints=["1e-1000"])
     row = compare_path(tr, m, SPARSE)[-1]
+    # tol: not a rounding bound: the KKT residual of a flow stopped at a finite loss
     assert row["kkt_l2D"] <= 1e-6
     assert row["rho_nsv"] >= 0.3
     svm = max_margin(SPARSE, "l2").predictor

@@ -23,13 +23,16 @@ SMALL = gaussian(n=6, d=12, k=2, task="regression", seed=2)
 def test_hypentropy_closed_form_matches_quadrature():
     for z in (-7.0, -0.3, 1e-4, 0.5, 2.0, 30.0):
         ref = quad(lambda u: np.arcsinh(u / 2), 0.0, z, epsabs=0, epsrel=2e-14, limit=200)[0]
+        # tol: quadrature reference to 1e-15; closed form evaluated with log1p/expm1 (a few ulps)
         assert float(q_hypentropy(z)) == pytest.approx(ref, rel=1e-13, abs=1e-300)
 
 
 def test_hypentropy_asymptotics():
     z = 1e-2
+    # tol: Taylor remainder O(z⁶) at the z used above is below 1e-9 relative
     assert float(q_hypentropy(z)) == pytest.approx(z**2 / 4 - z**4 / 192, rel=1e-9)
     z = 1e4
+    # tol: asymptotic remainder O(1/z) at the z used above is below 1e-8 relative
     assert float(q_hypentropy(z)) == pytest.approx(z * np.log(z) - z + 2, rel=1e-8)
 
 
@@ -40,8 +43,10 @@ def test_depth_potentials_derivatives(D):
     eps = 1e-6 * pot.bound
     # Φ' = β (value vs beta) and Φ'' = curvature, by central differences
     fd = (pot.value(w + eps) - pot.value(w - eps)) / (2 * eps)
+    # tol: central differences, h = 1e-5: truncation O(h²) ≈ 1e-10, rounding u/h ≈ 1e-11, × curvature scale ≤ 1e3
     np.testing.assert_allclose(fd, pot.beta(w), rtol=1e-6)
     fd2 = (pot.beta(w + eps) - pot.beta(w - eps)) / (2 * eps)
+    # tol: central differences of β (as above): ≤ 1e-6 relative
     np.testing.assert_allclose(fd2, pot.curvature(w), rtol=1e-6)
     # Q' = (Φ')⁻¹: finite differences of Q along each coordinate
     b = pot.beta(w)
@@ -49,9 +54,11 @@ def test_depth_potentials_derivatives(D):
         e = np.zeros(5)
         e[j] = 1e-6 * max(1.0, abs(b[j]))
         dq = (pot.Q(b + e) - pot.Q(b - e)) / (2 * e[j])
+        # tol: central difference of Q, step h: O(h²) truncation + rounding u·|Q|/h
         assert dq == pytest.approx(pot.inverse(b)[j], rel=1e-5, abs=1e-8)
     # small-t asymptotics q_D(t) ≈ (D−2)t²/(4D) for the unit potential a = κ = 1 (c_D absorbed)
     v = np.array([1e-3, -0.5, 0.999999])
+    # tol: the inverse is a closed form composed with the forward map: κ of h_D ≤ 1e3 × u
     np.testing.assert_allclose(h_depth_inverse(h_depth(v, D), D), v, rtol=1e-12)
 
 
@@ -65,8 +72,10 @@ def test_potentials_reproduce_model_maps():
     ]
     for m in models:
         np.testing.assert_allclose(
+            # tol: two closed forms of the same map (log-domain vs direct): a few ulps × κ ≤ 100
             potential_of(m).beta(z), np.asarray(m.beta_of_z(z)), rtol=1e-13, atol=1e-300
         )
+        # tol: Q(β(0)) = 0 exactly in real arithmetic; float64 leaves a few ulps
         assert Q(m, np.asarray(m.beta_of_z(np.zeros(4)))) == pytest.approx(0.0, abs=1e-15)
 
 
@@ -88,10 +97,13 @@ def test_extreme_scales_never_nan():
 def test_interpolant_certificates(D, alpha):
     r = interpolate(Diagonal(d=60, depth=D, alpha=alpha), REG)
     assert r.status == "ok"
+    # tol: Newton on the dual to residual 1e-12·‖y‖ (its stopping rule) × ‖X‖ ≈ 10
     assert np.linalg.norm(REG.X @ r.predictor - REG.y) <= 1e-10 * max(1, np.linalg.norm(REG.y))
+    # tol: KKT residual: the solver stops at 1e-10, checked with margin for κ ≤ 10
     assert r.kkt <= 1e-9
     # stationarity recomputed independently from the potential
     assert (
+        # tol: the same stationarity recomputed from the potential: solver tolerance 1e-10 × κ ≤ 10
         stationarity(REG.X, potential_of(Diagonal(d=60, depth=D, alpha=alpha)).inverse(r.predictor)) <= 1e-9
     )
 
@@ -103,6 +115,7 @@ def test_rich_limit_l1_ratio_tends_to_one():
         for a in (1e-1, 1e-2, 1e-4, 1e-6)
     ]
     assert all(x > y for x, y in zip(ratios, ratios[1:], strict=False))
+    # tol: not a rounding bound: the α → 0 limit at α = 1e-6 (rate O(α^{1/2}·log))
     assert ratios[-1] < 1e-4
     # D = 3: polynomial approach, much closer at the same α
     r3 = np.abs(interpolate(Diagonal(d=60, depth=3, alpha=1e-2), REG).predictor).sum() / b1 - 1
@@ -111,10 +124,12 @@ def test_rich_limit_l1_ratio_tends_to_one():
 
 def test_kernel_limit_rate():
     b2 = min_l2_interpolant(REG)
+    # tol: two least-squares solvers on a well-conditioned X (κ ≈ 10): κ·u ≈ 1e-15 ≪ 1e-10
     np.testing.assert_allclose(b2, np.linalg.lstsq(REG.X, REG.y, rcond=None)[0], rtol=1e-10)
     dist = {a: np.linalg.norm(interpolate(Diagonal(d=60, alpha=a), REG).predictor - b2) for a in (1, 6, 24)}
     assert dist[24] < dist[6] < dist[1]
     # docs/theory/oracles.md §8.4: ‖β_α − X⁺y‖·α^{2D} changes by < 1% between α = 6 and α = 24 (D = 2)
+    # tol: asymptotic rate (α^{−2D}) compared at two α: higher-order terms ≤ 1%
     assert dist[24] * 24**4 == pytest.approx(dist[6] * 6**4, rel=1e-2)
 
 
@@ -124,6 +139,7 @@ def test_shape_as_scale_azulay():
     a_eff = m.alpha_eff
     ra = interpolate(m, REG).predictor
     rb = interpolate(Diagonal(d=60, alpha=a_eff), REG).predictor
+    # tol: two parametrizations with the same potential: each solved to 1e-12 relative, κ ≤ 100
     np.testing.assert_allclose(ra, rb, rtol=1e-9, atol=1e-12)
     rc = interpolate(Diagonal(d=60, alpha=np.sqrt(1e-3)), REG).predictor  # α² = u0v0: visibly wrong
     assert np.linalg.norm(rc - ra) > 1e-3 * np.linalg.norm(ra)
@@ -142,10 +158,12 @@ def test_primal_ode_end_point_equals_interpolant(D):
         return np.concatenate([D * up ** (D - 1) * g, -D * um ** (D - 1) * g])
 
     th0 = np.full(24, 0.7)
+    # tol: reference integration tolerance
     sol = solve_ivp(rhs, (0, 4000.0), th0, method="Radau", rtol=1e-12, atol=1e-14)
     up, um = sol.y[:12, -1], sol.y[12:, -1]
     beta_gf = up**D - um**D
     r = interpolate(m, SMALL)
+    # tol: Radau at rtol 1e-12 to t = 4000 (error growth ≤ 1e4) and the remaining gap to the t → ∞ limit ≤ 1e-6
     np.testing.assert_allclose(beta_gf, r.predictor, rtol=1e-6, atol=1e-8)
 
 
@@ -153,12 +171,14 @@ def test_rank_deficient_and_inconsistent():
     X = np.vstack([SMALL.X, SMALL.X[:1]])
     ok = make_dataset(X, np.concatenate([SMALL.y, SMALL.y[:1]]), task="regression")
     r = interpolate(Diagonal(d=12, alpha=0.1), ok)
+    # tol: interpolation residual: solver tolerance 1e-12 × ‖X‖ ≈ 10
     assert r.status == "ok" and np.linalg.norm(X @ r.predictor - ok.y) < 1e-10
     bad = make_dataset(X, np.concatenate([SMALL.y, SMALL.y[:1] + 1.0]), task="regression")
     with pytest.raises(BiasflowError, match="no interpolant exists.*least_squares=True"):
         interpolate(Diagonal(d=12, alpha=0.1), bad)
     r = interpolate(Diagonal(d=12, alpha=0.1), bad, least_squares=True)
     proj = X @ np.linalg.lstsq(X, bad.y, rcond=None)[0]
+    # tol: projection onto range(X) of a rank-deficient X: tolerance 1e-12 × κ ≤ 100
     assert r.least_squares and np.linalg.norm(X @ r.predictor - proj) < 1e-10
 
 
@@ -179,4 +199,5 @@ def test_interpolant_certificates_random(n, extra, depth, log_alpha, scale, seed
     ds = make_dataset(rng.standard_normal((n, n + extra)), scale * rng.standard_normal(n), task="regression")
     r = interpolate(Diagonal(d=ds.d, depth=depth, alpha=10**log_alpha), ds)
     assert r.status == "ok" and np.all(np.isfinite(r.predictor))
+    # tol: solver stopping rules: residual 1e-12·‖y‖ and KKT 1e-10, × κ ≤ 10
     assert r.residual <= 1e-10 and r.kkt <= 1e-9

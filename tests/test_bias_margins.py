@@ -21,9 +21,11 @@ def test_closed_form_two_points():
     # X̃ = diag(2, −1): ℓ1 optimum 2β1 = −β2 = t, 1.5t = 1 → γ1 = 2/3; ℓ∞: β = (1, −1) → γ∞ = 1;
     # ℓ2: β ∝ (1/2, −1) → γ2 = 1/√1.25
     ds = make_dataset([[2.0, 0.0], [0.0, 1.0]], [1, -1])
+    # tol: closed form; HiGHS returns the vertex solution exactly up to a few ulps of its pivots (2 points, 2 dims)
     assert margin(ds, "l1").margin == pytest.approx(2 / 3, rel=1e-14)
     assert margin(ds, "linf").margin == pytest.approx(1.0, rel=1e-14)
     assert margin(ds, "l2").margin == pytest.approx(1 / np.sqrt(1.25), rel=1e-14)
+    # tol: the same vertex: a few ulps per coordinate
     np.testing.assert_allclose(margin(ds, "l1").predictor, [1 / 3, -2 / 3], rtol=1e-13)
 
 
@@ -33,20 +35,25 @@ def test_closed_form_two_points():
 )
 def test_independent_solvers_agree_and_certify(ds, norm, a, b):
     ra, rb = max_margin(ds, norm, solver=a), max_margin(ds, norm, solver=b)
+    # tol: two solvers, each to its optimality tolerance (HiGHS 1e-9 relative duality gap, Clarabel ~1e-9)
     assert ra.margin == pytest.approx(rb.margin, rel=1e-8)
     p = {"l1": 1, "l2": 2, "linf": np.inf}[norm]
     for r in (ra, rb):
         assert r.status == "ok"
+        # tol: rel_gap is certified by the solvers' tolerance 1e-9; gap ≥ −(rounding of two n-term sums, ≤ 1e-14)
         assert r.rel_gap <= 1e-9 and r.gap >= -1e-14
+        # tol: the predictor is rescaled to unit norm in float64: rounding of a d-term norm, γ_d ≤ 1e-14
         assert pnorm(r.predictor, p) == pytest.approx(1.0, rel=1e-12)
         assert np.min(ds.A @ r.predictor) >= r.margin * (1 - 1e-12)  # feasible, margin exact
         assert r.dual.min() >= 0 and r.dual.sum() == pytest.approx(1.0, rel=1e-12)
+        # tol: recomputation of min_i a_iᵀβ/‖β‖ in another order: γ_d·κ with κ = O(1) (no cancellation at the optimum)
         assert normalized_margin(r.predictor, ds, norm) == pytest.approx(r.margin, rel=1e-12)
 
 
 def test_svm_dual_matches_qp():
     r = max_margin(WIDE, "l2", solver="nnls")
     lam = r.dual * (1 / r.margin**2)  # SVM dual in ½‖β‖² form: β/γ = X̃ᵀλ, Σλ = ‖β/γ‖²
+    # tol: QP solved to 1e-9 relative (Clarabel tolerance); atol for near-zero entries of Aᵀλ
     np.testing.assert_allclose(WIDE.A.T @ lam, r.predictor / r.margin, rtol=1e-9, atol=1e-11)
 
 
@@ -60,6 +67,7 @@ def test_certificates_on_random_separable_data(n, d, seed):
     ds = make_dataset(X, y)
     for norm in ("l1", "linf"):
         r = max_margin(ds, norm)
+        # tol: certified gap of the LP/QP solvers (tolerance 1e-9)
         assert r.margin > 0 and r.rel_gap <= 1e-9
         # the dual bound holds against a random feasible direction
         assert normalized_margin(w, ds, norm) <= r.upper * (1 + 1e-12)
@@ -68,6 +76,7 @@ def test_certificates_on_random_separable_data(n, d, seed):
 def test_normalized_margin_scale_invariance():
     b = np.linspace(-1, 1, 30) + 3 * np.eye(30)[0]
     for norm in ("l1", "l2", "linf", 2 / 3):
+        # tol: scale invariance: the same float64 operations on 7.5·b, relative rounding ≤ γ_d
         assert normalized_margin(7.5 * b, SPARSE, norm) == pytest.approx(
             normalized_margin(b, SPARSE, norm), rel=1e-14
         )
@@ -77,6 +86,7 @@ def test_non_separable_error_names_hinge():
     bad = non_separable(SPARSE)
     h, _ = best_hinge(bad)
     # the flipped duplicate: hinge(m) + hinge(−m) ≥ 2 on that pair, so the mean is at least 2/n
+    # tol: hinge floor from the LP at HiGHS tolerance 1e-9 relative, × κ ≤ 10
     assert h == pytest.approx(2 / bad.n, rel=1e-8)
     for norm in ("l1", "l2", "linf"):
         with pytest.raises(BiasflowError, match="not linearly separable.*hinge loss"):
@@ -98,6 +108,7 @@ def test_bad_inputs():
 def test_l1_kkt_residual_separates_optimum_from_svm():
     r1 = max_margin(SPARSE, "l1")
     k = kkt_residual(r1.predictor, SPARSE, depth=2)
+    # tol: KKT residual of the LP optimum: HiGHS primal/dual feasibility 1e-9 × ‖A‖ (≈ 1 here)
     assert k.residual < 1e-10 and k.offsupport < 1e-9
     k2 = kkt_residual(max_margin(SPARSE, "l2").predictor, SPARSE, depth=2)
     assert k2.residual > 1e-2 or k2.offsupport > 1e-2  # the ℓ2 SVM is not ℓ1-stationary
@@ -105,7 +116,9 @@ def test_l1_kkt_residual_separates_optimum_from_svm():
 
 def test_best_effort_l2L_is_stationary_and_sparser_than_svm():
     b = lp_max_margin_best_effort(SPARSE, depth=3)
+    # tol: stationarity of the best-effort solution: its Clarabel tolerance 1e-9 × conditioning ≤ 10
     assert b.kkt.residual < 1e-8
+    # tol: rescaling to unit quasi-norm in float64: γ_d
     assert pnorm(b.predictor, 2 / 3) == pytest.approx(1.0, rel=1e-12)
     sup = np.sum(np.abs(b.predictor) > 1e-3 * np.abs(b.predictor).max())
     sup2 = np.sum(np.abs(max_margin(SPARSE, "l2").predictor) > 1e-3)

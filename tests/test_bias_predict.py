@@ -42,6 +42,7 @@ def test_qmu_matches_independent_exponential_cone_solve(alpha):
     assert p.status == "ok"
     P = np.full(30, alpha**2 / 20.0)  # Ψ = Φ/γ: Ψ'(w) = (α²/γ)(e^{4w} − e^{−4w})
     ref = _qmu_primal_cvxpy(SPARSE.A, P, P, 4.0)
+    # tol: two exponential-cone solvers, each at tolerance ~1e-8, × κ of the Q_μ problem ≤ 1e2
     np.testing.assert_allclose(p.predictor, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
 
 
@@ -50,11 +51,14 @@ def test_qmu_certificate_and_margin_loss_relation():
         p = predict(Diagonal(d=30, depth=D, alpha=0.1), SPARSE, at_loss="1e-100")
         c = p.certificate
         assert p.kind == "q_mu" and p.status == "ok"
+        # tol: the certificate's stopping rules (1e-10), margin ×10; feasibility by construction (rounding)
         assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-12 and c["projected_gradient"] <= 1e-9
+        # tol: log ℒ recomputed in the log domain at margins ~230: u·230 ≈ 5e-14 absolute, plus the scale solve at 1e-10
         assert c["log10_loss_check"] == pytest.approx(-100.0, abs=1e-9)
         # exp-loss sandwich: log(1/ℒ) − log n ≤ γ ≤ log(1/ℒ)
         L = 100 * math.log(10)
         assert L - math.log(10) - 1e-9 <= p.gamma <= L + 1e-9
+        # tol: a closed-form expression evaluated twice: ≤ 2 ulps
         assert p.mu == pytest.approx(0.1**D / p.gamma, rel=1e-14)
 
 
@@ -62,6 +66,7 @@ def test_qmu_regimes_kernel_and_rich():
     g1, g2 = max_margin(SPARSE, "l1").margin, max_margin(SPARSE, "l2").margin
     # kernel: μ huge → ℓ2 max-margin direction
     big = predict(Diagonal(d=30, depth=2, alpha=30.0), SPARSE, at_loss="1e-10")
+    # tol: not a rounding bound: the kernel-regime limit at large α, distance O(1/α²)
     assert 1 - normalized_margin(big.predictor, SPARSE, "l2") / g2 < 1e-8
     # rich: at fixed α the ℓ1 gap falls with the loss, slowly (docs/theory/diagonal.md §3.6)
     gaps = [
@@ -83,8 +88,10 @@ def test_predict_dispatch_and_limits():
         max_margin(SPARSE, "l1").margin, rel=1e-12
     )
     p3 = predict(Diagonal(d=30, depth=3, alpha=1.0), SPARSE)
+    # tol: KKT residual of the L/2-quasi-norm stationary point: solver tolerance 1e-9 × κ ≤ 10
     assert p3.kind == "l2D" and p3.certificate["kkt_residual"] < 1e-8
     pr = predict(Diagonal(d=30, depth=2, alpha=0.1), REG)
+    # tol: interpolation residual: Newton stops at 1e-13·‖y‖, × ‖X‖ ≈ 5
     assert pr.kind == "interpolant" and pr.certificate["residual"] < 1e-12
 
 
@@ -115,6 +122,7 @@ def test_even_identity_with_a_plain_gd_loop():
         u, v = u - lr * g * v, v - lr * g * u
     xs = np.array(xs)
     q, qp, qm = even_gains(xs)
+    # tol: an identity of float64 logs summed over K steps: γ_K·max|terms|
     assert mirror_identity_residual(u * v, alpha, q, qp, qm, xs.sum(axis=0)) <= 1e-12
 
 
@@ -125,7 +133,9 @@ def test_finite_step_prediction_matches_gd_and_differs_from_gf_by_order_eta():
         p = predict(m, REG, lr=lr, steps=20_000)
         c = p.certificate
         assert p.kind == "finite_step" and p.status == "ok"
+        # tol: interpolation (Newton to 1e-13) and KKT (solver 1e-10) residuals, margin ×10
         assert c["residual"] < 1e-12 and c["kkt_residual"] < 1e-9
+        # tol: the identity summed over K steps: γ_K
         assert c["mirror_identity_residual"] < 1e-11
         assert c["gd_distance"] < 1e-8  # GD's end point is the predicted interpolant
         dist[lr] = c["gf_distance"]
@@ -149,7 +159,9 @@ def test_compare_columns_and_self_consistency():
     r0, r1 = rows
     assert {k for k, v in r0.items() if v is None} == set(r0["reasons"])
     assert all(isinstance(v, (int, float)) for k, v in r0.items() if k != "reasons" and v is not None)
+    # tol: the same predictor through two code paths: rounding; ρ from the LP dual at HiGHS tolerance 1e-9
     assert r0["dist_qmu"] < 1e-12 and r0["rho_nsv"] < 1e-9 and r0["gamma"] == pytest.approx(p.gamma)
+    # tol: the SVM's own gap: 1 − γ/γ* with γ recomputed (γ_n relative)
     assert r1["gap_l2"] == pytest.approx(0.0, abs=1e-12) and r1["gap_l1"] > 0.1
     assert r0["gap_l2D"] == r0["gap_l1"] and r0["residual"] is None and "regression" in r0["reasons"]["residual"]
     assert 0 <= r0["support_recall_qmu"] <= 1 and r1["dist_qmu"] > 1e-2
@@ -163,9 +175,11 @@ def test_compare_test_error_and_regression_rows():
     p = predict(Diagonal(d=30, depth=2, alpha=1.0), train)
     row = compare_predictor(p.predictor, p, test=test)
     assert row["test_error"] == pytest.approx(np.mean(np.sign(test.X @ p.predictor) != test.y))
+    # tol: the LP optimum compared with itself: KKT at HiGHS tolerance, gap by rounding
     assert row["kkt_l2D"] < 1e-10 and row["gap_l1"] == pytest.approx(0.0, abs=1e-12)
     pr = predict(Diagonal(d=30, depth=2, alpha=0.05), REG)
     rr = compare_predictor(pr.predictor, pr)
+    # tol: interpolant vs itself: residual by Newton (1e-13), distance by rounding, KKT by the solver (1e-10)
     assert rr["residual"] < 1e-12 and rr["dist_pred"] < 1e-14 and rr["kkt_q"] < 1e-9
     assert rr["l1_ratio"] >= 1 - 1e-9 and rr["gamma"] is None
     assert rr["gap_obj_l1"] == pytest.approx(rr["l1_ratio"] - 1, abs=1e-15)
@@ -186,6 +200,8 @@ def test_qmu_certificates_on_random_data(n, d, depth, log_alpha, loss_exp, seed)
     p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=Level.from_log10(lv))
     c = p.certificate
     assert p.status == "ok", p.message
+    # tol: the certificate's stopping rules (1e-10), margin ×10
     assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-9
+    # tol: log ℒ recomputed at the predicted scale: the scale is solved to 1e-10 relative, × |log ℒ| sensitivity ≤ 1e3
     assert c["log10_loss_check"] == pytest.approx(lv, rel=1e-7)
     assert np.all(np.isfinite(p.predictor))

@@ -16,8 +16,11 @@ def test_margin_json_contract(cli):
     assert code == 0, err
     r = json.loads(out)
     assert {"margin", "predictor", "certificate", "status"} <= set(r)
+    # tol: the same LP solved twice (CLI and library), JSON round trip of 17 digits: a few ulps
     assert r["margin"] == pytest.approx(max_margin(builtin("sparse"), "l1").margin, rel=1e-12)
+    # tol: unit ℓ1 norm rescaled in float64: γ_d
     assert np.abs(r["predictor"]).sum() == pytest.approx(1.0, rel=1e-12)
+    # tol: HiGHS's certified relative duality gap (tolerance 1e-9)
     assert r["certificate"]["relative_gap"] <= 1e-9
 
 
@@ -34,7 +37,9 @@ def test_interpolate_json(cli):
     r = json.loads(out)
     ds = builtin("sparse-regression")
     assert r["status"] == "ok"
+    # tol: interpolation residual: Newton to 1e-13·‖y‖ × ‖X‖
     assert np.linalg.norm(ds.X @ np.array(r["predictor"]) - ds.y) < 1e-10
+    # tol: the solver's KKT stopping rule (1e-10), margin ×10
     assert r["certificate"]["kkt_residual"] < 1e-9
 
 
@@ -113,6 +118,7 @@ def test_predict_finite_step(cli):
     )
     assert code == 0, err
     r = json.loads(out)
+    # tol: finite-step prediction vs K GD steps: the identity holds to O(η²) per step summed, ≤ 1e-6 here
     assert r["kind"] == "finite_step" and r["certificate"]["gd_distance"] < 1e-6
 
 
@@ -135,4 +141,5 @@ def test_interpolate_inconsistent_regression(cli, tmp_path):
     assert code == 0, err
     r = json.loads(out)
     proj = X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    # tol: projection onto range(X) of a rank-deficient X: κ ≤ 1e3 × solver tolerance 1e-12
     assert r["least_squares"] and np.linalg.norm(X @ np.array(r["predictor"]) - proj) < 1e-9

@@ -49,6 +49,8 @@ def test_flow_json_contract(cli, files):
     ds = gaussian(n=10, d=30, k=1, seed=0)
     m = np.asarray(ds.A) @ np.array(res["checkpoints"][-1]["predictor"])
     logL = -m.min() + math.log(np.exp(-(m - m.min())).sum()) - math.log(10)
+    # tol: log ℒ recomputed in the log domain from the JSON β (17 digits): margins ≈ 2.3e4 carry
+    # u·2.3e4 ≈ 5e-12 absolute; the event is located to rtol 1e-10 relative in s
     assert abs(logL / math.log(10) + 10000) < 1e-8 * 10000
 
 
@@ -70,7 +72,21 @@ def test_non_separable_stops_with_floor(cli, files):
     assert code != 0
     res = json.loads(out)
     assert res["status"] == "target_unreachable"
+    # tol: floor 2ℓ(0)/n from the separability LP: HiGHS tolerance 1e-9 × 10
     assert abs(10 ** res["floor_log10"] - 2 / 11) < 1e-8
+    # one line on stderr in --json mode too: not separable, the floor, what to do; and the last state
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "not linearly separable" in lines[0] and "floor" in lines[0]
+    assert "above the floor" in lines[0]
+    assert len(res["last"]["predictor"]) == 30 and res["last"]["log10_loss"] > res["floor_log10"]
+
+
+def test_non_separable_human_mode_says_it_once(cli, files):
+    code, out, err = cli("flow", "--data", files / "nonsep.npz", "--until-loss", "1e-100")
+    assert code == 3
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "target_unreachable" in lines[0] and "not linearly separable" in lines[0]
+    assert out.startswith("last ")
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -31,7 +31,9 @@ def test_lanczos_matches_dense_symmetric_matrices():
         H = jnp.asarray(B + B.T)
         lam, u = top(H, jnp.asarray(rng.standard_normal(p)))
         ref = np.linalg.eigvalsh(np.asarray(H))[-1]
+        # tol: Lanczos with full reorthogonalization on a small dense H: eigenvalue error ≤ u·‖H‖·iterations
         assert abs(float(lam) - ref) <= 1e-10 * max(1.0, abs(ref))
+        # tol: Ritz residual ‖Hu − λu‖ of the converged Lanczos vector: ≤ sqrt(eigenvalue error)·‖H‖
         assert np.linalg.norm(np.asarray(H @ u) - float(lam) * np.asarray(u)) < 1e-8 * max(1.0, abs(ref))
 
 
@@ -39,12 +41,15 @@ def test_lanczos_breakdown_and_all_negative_spectrum():
     """A rank-one operator breaks the recurrence after one step; a negative-definite one has λ_max < 0."""
     a = jnp.array([1.0, 2.0, 2.0])
     lam, u = lanczos_top(lambda v: a * (a @ v), jnp.array([1.0, 0.0, 0.0]), iters=3)
+    # tol: exact eigenvalue of a diagonal matrix found in ≤ n iterations: a few ulps
     assert abs(float(lam) - 9.0) < 1e-12 and np.all(np.isfinite(np.asarray(u)))
     H = -jnp.diag(jnp.array([1.0, 2.0, 3.0]))
     lam, _ = lanczos_top(lambda v: H @ v, jnp.ones(3), iters=3)
+    # tol: as above (negative definite): a few ulps
     assert abs(float(lam) + 1.0) < 1e-12
     # an eigenvector as the start vector is an immediate breakdown
     lam, u = lanczos_top(lambda v: H @ v, jnp.array([0.0, 1.0, 0.0]), iters=3)
+    # tol: as above, with the eigenvector normalized in float64: a few ulps
     assert abs(float(lam) + 2.0) < 1e-12 and abs(float(jnp.abs(u[1])) - 1.0) < 1e-12
 
 
@@ -63,6 +68,7 @@ def test_sharpness_vs_dense_hessian_small_nets():
         f = _loss_fn(model, ds, loss)
         H, (lam, _) = jax.jit(lambda q, f=f: (hessian_dense(f, q), sharpness(f, q, iters=30)))(p)
         ref = np.linalg.eigvalsh(np.asarray(H))[-1]
+        # tol: Lanczos (30 iterations) vs dense eigvalsh: converged to ≤ 1e-10 relative, margin ×100
         assert abs(float(lam) - ref) <= 1e-8 * abs(ref), (model, float(lam), ref)
 
 
@@ -72,8 +78,10 @@ def test_ntk_top_vs_dense_and_uv_closed_form():
     X = jnp.asarray(REG.X)
     fn = lambda q: X @ m.predictor(q)
     K = jax.jit(lambda q: ntk_dense(fn, q))(p)
+    # tol: NTK by JAX vs the closed form: sums of n·d products, γ_nd ≈ 1e-13
     np.testing.assert_allclose(K, m.ntk(p, X), rtol=1e-12)
     lam, _ = jax.jit(lambda q: ntk_top(fn, q, iters=4))(p)
+    # tol: Lanczos vs eigvalsh on the same K: converged to u·‖K‖·iterations
     assert abs(float(lam) - float(np.linalg.eigvalsh(np.asarray(K))[-1])) < 1e-10 * float(lam)
 
 
@@ -87,7 +95,10 @@ def test_square_loss_sharpness_equals_ntk_at_interpolation():
     p0 = m.init()
     r = descent(m, ds, "square", lr=1.0 / float(m.ntk_top(p0, ds.X)), steps=1000, sharpness_every=1000,
                 ntk=True)
+    # tol: not a rounding bound: the square loss of a run driven to interpolation
     assert r.status == "ok" and r.loss[-1] < 1e-25
     lam = float(m.ntk_top(r.params, ds.X))
+    # tol: Lanczos on the Hessian vs the closed form at convergence: ≤ 1e-10 relative, margin ×100
     assert abs(r.sharpness[-1] - lam) < 1e-8 * lam
+    # tol: as above for the NTK
     assert abs(r.history["ntk"][-1] - lam) < 1e-8 * lam

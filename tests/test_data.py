@@ -102,6 +102,7 @@ def test_builtins_and_digits():
         assert np.all(np.isfinite(ds.X)) and ds.n >= 10
     dg = data.digits((3, 8), n=50)
     assert dg.n == 50 and set(np.unique(dg.y)) == {-1.0, 1.0}
+    # tol: standardized columns: float64 mean over n ≤ 400 rows of O(1) values, γ_n ≈ 1e-13
     np.testing.assert_allclose(data.digits((3, 8)).X.mean(axis=0), 0.0, atol=1e-12)
     with pytest.raises(BiasflowError, match="unknown built-in"):
         data.builtin("mnist")

@@ -54,8 +54,11 @@ def test_gd_matches_plain_numpy_loop(loss, data, model):
     r = descent(model, data, loss, lr=0.05, steps=60)
     ref_loss, ref_beta = numpy_gd_diagonal(data.X, data.y, 0.5, model.depth, 0.05, 60, loss)
     assert r.status == "ok" and r.steps == 60 and len(r.loss) == 61
+    # tol: the same GD recursion in JAX and NumPy: per step rounding u·κ, κ = 1 + η‖∇²ℒ‖ ≤ 2, over 60 steps
     np.testing.assert_allclose(r.loss, ref_loss, rtol=1e-12)
+    # tol: as above for β; atol for coordinates that cancel to ~0
     np.testing.assert_allclose(r.predictor, ref_beta, rtol=1e-11, atol=1e-14)
+    # tol: log10 of the same loss values
     np.testing.assert_allclose(r.history["log10_loss"], np.log10(ref_loss), rtol=1e-12)
 
 
@@ -68,6 +71,7 @@ def test_divergence_is_a_result_with_last_finite_state():
     # the kept state is the one after `steps` good steps: replaying that many steps gives it exactly
     ok = descent(D2, REG, "square", lr=50.0, steps=r.steps)
     assert ok.status == "ok"
+    # tol: a replay of the same compiled program: bitwise in practice, 1e-13 allows a different fusion
     np.testing.assert_allclose(ok.predictor, r.predictor, rtol=1e-13)
     text = json.dumps(r.to_json())
     assert "NaN" not in text and "Infinity" not in text
@@ -79,12 +83,15 @@ def test_vmap_batch_matches_single_runs_and_isolates_divergence():
     for lr, rm in zip(lrs, many, strict=True):
         r1 = descent(D2, REG, "square", lr=lr, steps=60, sharpness_every=20)
         assert rm.status == r1.status and rm.steps == r1.steps
+        # tol: vmapped vs single runs: the same ops, possibly reassociated by vmap: γ_n per step
         np.testing.assert_allclose(rm.loss, r1.loss, rtol=1e-12)
+        # tol: Lanczos from different warm starts: converged eigenvalue to ~1e-10, margin ×100
         np.testing.assert_allclose(rm.sharpness, r1.sharpness, rtol=1e-8)
     assert [r.status for r in many] == ["ok", "ok", "diverged"]
     mapped = descent_many(D2, REG, "square", lrs=lrs, steps=60, sharpness_every=20, batching="map")
     for rm, rv in zip(mapped, many, strict=True):
         assert rm.status == rv.status
+        # tol: lax.map vs vmap: the same ops, possibly reassociated
         np.testing.assert_allclose(rm.loss, rv.loss, rtol=1e-12)
 
 
@@ -109,8 +116,10 @@ def test_even_identity_gd_and_sgd():
         bt = 0.5 * alpha**2 * (np.exp(-h["gain_plus"]) - np.exp(-h["gain_minus"]))
         lhs = 0.5 * np.arcsinh(r.predictor / ak2) - 0.5 * np.arcsinh(bt / ak2)
         S = h["sum_step_grad"]
+        # tol: Even et al.'s identity: a sum of K products, γ_K·max|S|
         assert np.max(np.abs(lhs + S)) <= 1e-12 * np.max(np.abs(S))
         assert np.all(h["gain"] >= 0)                         # the effective scale only shrinks
+        # tol: gain vs the mean of gain± — an identity of float64 logs: a few ulps per step
         assert np.max(np.abs(h["gain"] - 0.5 * (h["gain_plus"] + h["gain_minus"]))) < 1e-12
 
 
@@ -138,7 +147,7 @@ def test_conservation_drift_second_order():
 def test_log_domain_history_below_float_underflow():
     """Normalized steps (a discrete s-clock, Δ log ℒ ≈ −η per step) drive the exp loss far below 1e-308:
     the log10 history stays exact and finite where the float64 loss value is 0."""
-    r = descent(D2, CLS, "exp", lr=2.0, steps=400, schedule="normalized")
+    r = descent(D2, CLS, "exp", lr=2.0, steps=400, schedule="normalized", record_every=1)
     assert r.status == "ok"
     lg = r.history["log10_loss"]
     assert lg[-1] < -320 and np.all(np.diff(lg) < 0)
@@ -162,13 +171,39 @@ def test_loss_clock_steps_and_other_schedules_run():
 
 
 def test_margins_along_gd_path_separable():
-    r = descent(D2, CLS, "logistic", lr=1.0, steps=300, bias_metrics=True)
+    from biasflow.bias.gaps import path_gaps
+    from biasflow.bias.margins import normalized_margin
+
+    r = descent(D2, CLS, "logistic", lr=1.0, steps=300, record_every=1)
     m1 = r.history["margin_l1"]
-    assert r.status == "ok" and np.all(np.isfinite(m1[1:]))
+    assert r.status == "ok" and np.all(np.isfinite(m1[1:])) and len(m1) == 301
     assert m1[-1] > 0 and m1[-1] > m1[50]   # the ℓ1-normalized margin grows (D = 2 → ℓ1 max-margin)
-    g1 = r.history["gap_l1"]
+    # the recorded final margin is that of the returned β; float64 rounding of two short sums: 1e-12
+    assert m1[-1] == pytest.approx(normalized_margin(r.predictor, CLS, "l1"), rel=1e-12)
+    gaps = path_gaps(r, CLS)
+    g1 = gaps["gap_l1"]
     assert np.all(g1[1:] >= -1e-9) and g1[-1] < g1[50] and g1[-1] < 1.0
-    np.testing.assert_allclose(g1, 1.0 - m1 / r.history["gamma_l1_star"], rtol=1e-12)
+    # identity of the definition (one division): rounding only
+    np.testing.assert_allclose(g1, 1.0 - m1 / gaps["gamma_l1_star"], rtol=1e-12)
+    with pytest.raises(BiasflowError, match="record_every"):
+        path_gaps(descent(D2, CLS, "logistic", lr=1.0, steps=3), CLS)
+    with pytest.raises(BiasflowError, match="path_gaps"):
+        descent(D2, CLS, "logistic", lr=1.0, steps=3, bias_metrics=True)
+
+
+@pytest.mark.parametrize("R,M", [(7, 0), (5, 20), (20, 5), (10, 100)])
+def test_strided_records_equal_every_step_records(R, M):
+    """Margins every R steps (and sharpness every M) are the every-step records at those steps: the loop
+    is the same, only what is recorded changes; the last entry is the final state."""
+    full = descent(D2, CLS, "logistic", lr=1.0, steps=60, record_every=1)
+    r = descent(D2, CLS, "logistic", lr=1.0, steps=60, record_every=R, sharpness_every=M)
+    at = list(range(0, 60, R)) + [60]
+    assert list(r.history["margin_step"]) == at
+    np.testing.assert_array_equal(r.loss, full.loss)   # the same compiled step, bit for bit
+    for key in ("margin_min", "margin_l1", "margin_l2"):
+        np.testing.assert_allclose(r.history[key], full.history[key][at], rtol=1e-14)
+    if M:
+        assert list(r.history["sharpness_step"]) == (list(range(0, 60, M)) + [60] if M < 60 else [0, 60])
 
 
 # ------------------------------------------------------------------------------------------- bad inputs
@@ -265,7 +300,7 @@ def test_nonlinear_relu_model_through_forward():
     from biasflow.models.relu import ReLU2
 
     m = ReLU2(d=12, width=3)
-    r = descent(m, CLS, "logistic", lr=0.5, steps=20, sharpness_every=20, lanczos_iters=40)
+    r = descent(m, CLS, "logistic", lr=0.5, steps=20, sharpness_every=20, lanczos_iters=40, record_every=1)
     assert r.status == "ok" and r.predictor.size == 0 and len(r.history["margin_min"]) == 21
     X, y = jnp.asarray(CLS.X), jnp.asarray(CLS.y)
     H = hessian_dense(lambda p: jnp.mean(jnp.logaddexp(0.0, -y * m.forward(p, X))), r.params)

@@ -25,7 +25,9 @@ def test_estimators():
     assert clf.trajectory_.final.log10_loss == pytest.approx(-30.0)
     reg = GradientFlowRegressor(depth=2, alpha=0.2, until="1e-20").fit(REG.X, REG.y)
     ref = interpolate(Diagonal(d=20, depth=2, alpha=0.2), REG).predictor
+    # tol: flow stopped at ℒ = 1e-20 vs the exact interpolant: ‖β − β∞‖ ~ sqrt(ℒ)/σ_min ≈ 1e-9, plus 1e-10
     np.testing.assert_allclose(reg.coef_, ref, atol=1e-6 * np.linalg.norm(ref))
+    # tol: R² of an interpolating fit: 1 − residual²/var ≈ 1 − 1e-30; the rest is rounding γ_n
     assert reg.score(REG.X, REG.y) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="not fitted"):  # BiasflowError, or scikit-learn's NotFittedError
         GradientFlowRegressor().predict(REG.X)

@@ -15,6 +15,7 @@ CLS = gaussian(n=6, d=9, k=1, seed=2)
 REG = gaussian(n=5, d=9, k=2, task="regression", seed=2)
 
 
+# tol: central differences with h = 1e-6: truncation O(h²)·|f'''| ≈ 1e-12, rounding u·|f|/h ≈ 1e-10 → 1e-5 relative
 def fd_check(system, x, h=1e-6, rtol=1e-5):
     F, s, g = system.evaluate(x)
     JF, gs, gg = system.jacobian(x)
@@ -30,6 +31,7 @@ def fd_check(system, x, h=1e-6, rtol=1e-5):
     assert np.allclose(gs, ns, rtol=rtol, atol=rtol * np.abs(ns).max())
     assert np.allclose(gg, ng, rtol=rtol, atol=rtol * np.abs(ng).max())
     # g = ⟨∇s, F⟩ (the clock rate is the derivative of s along the flow)
+    # tol: an identity of float64 sums over n ≤ 9 terms: γ_n·|g|·κ, κ ≤ 1e4
     assert abs(g - gs @ F) <= 1e-10 * max(1.0, abs(g))
 
 
@@ -58,11 +60,14 @@ def test_ratio_jacobian_and_same_flow_as_dual(D, loss):
     nu = np.random.default_rng(3).normal(size=data.n) * 0.02
     up, um = sd.params(nu)
     p2 = np.log(up) - np.log(um)
+    # tol: the same flow in two coordinate systems: each map evaluated to a few ulps × κ of the log-ratio map ≤ 1e5
     assert np.allclose(sr.predictor(p2), sd.predictor(nu), rtol=1e-10, atol=1e-14)
     Fr, s_r, g_r = sr.evaluate(p2)
     Fd, s_d, g_d = sd.evaluate(nu)
+    # tol: s: a few ulps (log-sum-exp of the same margins); g: sums of products, κ ≤ 1e5
     assert abs(s_r - s_d) < 1e-12 * max(1, abs(s_d)) and abs(g_r - g_d) < 1e-10 * g_d
     a = Fr / (np.asarray(data.A).T @ Fd)  # dp/dτ = a(p) ⊙ Aᵀ(dν/dτ), a = D(u₊^{D−2} + u₋^{D−2})
+    # tol: closed-form derivative vs the model's: power functions to a few ulps × D² ≤ 1e3 (cancellation u₊ − u₋)
     assert np.allclose(a, D * (up ** (D - 2) + um ** (D - 2)), rtol=1e-9)
 
 

@@ -22,7 +22,9 @@ def test_dense_balancedness_conserved_and_auto_picks_autodiff():
     scale = np.abs(inv0).max()
     for c in tr.checkpoints:
         inv = np.asarray(net.invariants(c.params))
+        # tol: invariants along DOP853 at rtol 1e-12: global error ≤ rtol × error growth (≤ 1e2 here)
         assert np.max(np.abs(inv - inv0)) < 1e-10 * max(scale, np.abs(inv).max())
+        # tol: the predictor of the returned parameters, recomputed: a product of L ≤ 3 matrices, γ_width
         assert np.allclose(np.asarray(net.predictor(c.params)), c.predictor, rtol=1e-12)
 
 
@@ -45,6 +47,7 @@ def test_dense_loss_clock_matches_physical_time_primal_integration():
     sol = solve_ivp(lambda t, th: -np.asarray(grad_loss(th)), (0, 1e9), np.asarray(flat), method="DOP853",
                     rtol=1e-12, atol=1e-14, events=ev)
     beta = np.asarray(net.predictor(unravel(sol.y_events[0][0])))
+    # tol: two integrations (loss clock vs physical time) each at rtol 1e-12, error growth ≤ 1e4
     assert np.linalg.norm(tr.final.predictor - beta) < 1e-8 * np.linalg.norm(beta)
     assert abs(tr.final.log10_time - np.log10(sol.t_events[0][0])) < 1e-8
 

@@ -20,13 +20,16 @@ def test_degenerate_data_fraction_and_separability():
         assert np.allclose(np.abs(s), 1.0)
         assert np.mean(ds.y * s > 0) == p
         assert check(ds, "logistic", margin=False).separable == (p == 1.0)
+    # tol: the same closed form (two logs): ≤ 2 ulps
     assert abs(binary_entropy(0.8) - (-(0.8 * np.log(0.8) + 0.2 * np.log(0.2)))) < 1e-15
 
 
 def test_digits_split_standardized_and_disjoint():
     tr, te = huang2020.digits_split(((0, 1, 2, 3, 4), (5, 6, 7, 8, 9)), 400, 300)
     assert tr.n == 400 and te.n == 300 and tr.d == te.d
+    # tol: standardization by float64 mean/std over n ≤ 1e3 rows: γ_n·max|X| ≈ 1e-13
     np.testing.assert_allclose(tr.X.mean(0), 0.0, atol=1e-12)
+    # tol: as above
     np.testing.assert_allclose(tr.X.std(0), 1.0, atol=1e-12)
     assert set(np.unique(tr.y)) == {-1.0, 1.0}
     assert not check(tr, "logistic", margin=False).separable

@@ -47,7 +47,9 @@ def test_dual_solution_solves_gradient_flow(model, seed):
     _, vjp = jax.vjp(model.predictor, theta)
     (field,) = vjp(g)
     for a, b in zip(jax.tree.leaves(dtheta), jax.tree.leaves(field), strict=True):
+        # tol: closed forms of θ(z) vs the flow map: exp/power functions to a few ulps × D
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    # tol: β = u₊^D − u₋^D cancels when u₊ ≈ u₋: absolute u·(u₊^D + u₋^D) ≈ 1e-14
     np.testing.assert_allclose(model.predictor(theta), model.beta_of_z(z), rtol=1e-12, atol=1e-14)
 
 
@@ -56,22 +58,27 @@ def test_initial_state_and_invariants(model):
     theta0 = model.init(jax.random.key(0))
     z0 = jnp.zeros(model.d)
     for a, b in zip(jax.tree.leaves(theta0), jax.tree.leaves(model.params_of_z(z0)), strict=True):
+        # tol: the same formula evaluated twice (NumPy vs JAX): correctly rounded elementary functions
         np.testing.assert_allclose(a, b, rtol=1e-15)
     inv0 = model.invariants(theta0)
     for seed in range(3):
+        # tol: invariants of the closed form: a product of ≤ 3 exponentials, κ ≤ 1e5 of the difference
         np.testing.assert_allclose(model.invariants(model.params_of_z(_z(model, seed))), inv0, rtol=1e-10)
 
 
 def test_closed_form_values():
     m = Diagonal(2, depth=2, alpha=0.5)
     z = jnp.array([0.1, -0.3])
+    # tol: closed form 2α² sinh(4z): the same expression, ≤ 1 ulp
     np.testing.assert_allclose(m.beta_of_z(z), 2 * 0.25 * np.sinh(4 * np.array([0.1, -0.3])), rtol=1e-15)
     # Woodworth linearization: β ≈ 2D²α^{2D−2} z for small z, D = 3.
     m3 = Diagonal(2, depth=3, alpha=0.7)
     z = jnp.array([1e-7, -2e-7])
+    # tol: not a rounding bound: the linearization β ≈ 2D(D−2)α^{2D−2}z at |z| ≤ 1e-4 has relative error O(z) ≤ 1e-6
     np.testing.assert_allclose(m3.beta_of_z(z), 2 * 9 * 0.7**4 * np.asarray(z), rtol=1e-6)
     # Two-branch untied: β = (u0² + v0²) sinh(2z).
     mu = UntiedDiagonal(2, u0=0.3, v0=0.8)
+    # tol: (u0² + v0²)·sinh(2z): the same expression rearranged, a few ulps
     np.testing.assert_allclose(mu.beta_of_z(z), (0.09 + 0.64) * np.sinh(2 * np.asarray(z)), rtol=1e-14)
     assert mu.alpha_eff == pytest.approx(np.sqrt((0.09 + 0.64) / 2))
 

@@ -24,6 +24,7 @@ def test_tensor_reproduces_fully_connected():
     Ws = net.init()
     ten = TensorNetwork.fully_connected(d, widths)
     beta_t = ten.predictor(tuple(W.ravel() for W in Ws))
+    # tol: two contractions of the same tensor network in different orders: γ_k·κ with k ≤ 64 terms
     np.testing.assert_allclose(beta_t, net.predictor(Ws), rtol=1e-14, atol=1e-15)
     assert ten.nnz == 4 * 3 * 5 and ten.degree == 3
 
@@ -34,6 +35,7 @@ def test_tensor_reproduces_convolution(ks):
     net = Conv(d=d, depth=len(ks), kernel_sizes=ks)
     ws = tuple(rng.standard_normal(k) for k in ks)
     ten = TensorNetwork.convolution(d, len(ks), ks)
+    # tol: tensor form vs matrix form of the same product: γ_k relative, atol for entries near 0
     np.testing.assert_allclose(ten.predictor(ws), net.predictor(ws), rtol=1e-13, atol=1e-13)
 
 
@@ -44,6 +46,7 @@ def test_tensor_reproduces_tied_diagonal(depth):
     up, um = rng.uniform(0.2, 1.5, d), rng.uniform(0.2, 1.5, d)
     ten = TensorNetwork.diagonal(d, depth, branches=2)
     beta_t = ten.predictor(tuple(np.concatenate([up, um]) for _ in range(depth)))
+    # tol: diagonal net written as a tensor network: the same products, ≤ a few ulps
     np.testing.assert_allclose(beta_t, diag.predictor((up, um)), rtol=1e-14)
     # the constant init at scale α is the diagonal net's init
     np.testing.assert_allclose(
@@ -57,6 +60,7 @@ def test_tensor_reproduces_untied_two_branch_diagonal():
     up, vp, um, vm = (rng.standard_normal(d) for _ in range(4))
     ten = TensorNetwork.diagonal(d, 2, branches=2)
     np.testing.assert_allclose(
+        # tol: untied diagonal as a tensor network: the same products, ≤ a few ulps
         ten.predictor((np.r_[up, um], np.r_[vp, vm])), m.predictor((up, vp, um, vm)), rtol=1e-14
     )
 
@@ -67,10 +71,13 @@ def test_tensor_from_callable_and_dense_agree():
     a = TensorNetwork.from_dense(T)
     b = TensorNetwork.from_callable(lambda x: np.tensordot(x, T, axes=1), d)
     v = (rng.standard_normal(2), rng.standard_normal(3))
+    # tol: two evaluations of one order-3 contraction: γ_k
     np.testing.assert_allclose(a.predictor(v), b.predictor(v), rtol=1e-14)
+    # tol: einsum reference: γ_k with k = width²
     np.testing.assert_allclose(a.predictor(v), np.einsum("jab,a,b->j", T, *v), rtol=1e-13)
     np.testing.assert_array_equal(a.dense(), T)
     x = rng.standard_normal(d)
+    # tol: tensordot reference: γ_k
     np.testing.assert_allclose(a.M(x), np.tensordot(x, T, axes=1), rtol=1e-13)
 
 
@@ -86,6 +93,7 @@ def test_conv_fft_of_predictor_is_product_of_filter_ffts():
     ws = net.init()
     beta = np.asarray(net.predictor(ws))
     prod = np.prod([np.fft.fft(np.asarray(w)) for w in ws], axis=0)
+    # tol: FFT of β vs the product of FFTs (convolution theorem): FFT rounding O(u·log d)·max|·|
     assert np.max(np.abs(np.fft.fft(beta) - prod)) <= 1e-13 * np.max(np.abs(prod))
 
 
@@ -98,6 +106,7 @@ def test_conv_brute_force_tiny():
         x[(j1 + j2 + j3) % d] * ws[0][j1] * ws[1][j2] * ws[2][j3]
         for j1, j2, j3 in itertools.product(*(range(k) for k in ks))
     )
+    # tol: xᵀβ vs the network output: the same sums in another order, γ_d·max(1, |f|)
     assert abs(float(x @ net.predictor(ws)) - f) <= 1e-13 * max(1.0, abs(f))
     # the layer-by-layer definition of docs/theory/tensor.md §4.1
     h = x.copy()
@@ -107,6 +116,7 @@ def test_conv_brute_force_tiny():
         h = np.array([sum(wp[k] * h[(i + k) % d] for k in range(d)) for i in range(d)])
     wl = np.zeros(d)
     wl[: ks[-1]] = ws[-1]
+    # tol: hidden-layer form of the same output: γ_width
     assert abs(float(h @ wl) - f) <= 1e-12 * max(1.0, abs(f))
 
 
@@ -120,14 +130,17 @@ def test_dense_inits(init):
         for W in Ws:
             m, n = W.shape
             G = W.T @ W if m >= n else W @ W.T
+            # tol: orthogonal initialization: QR to a few ulps, Gram = α²I to γ_n
             np.testing.assert_allclose(G, 0.09 * np.eye(min(m, n)), atol=1e-14)
     if init == "balanced":
+        # tol: balanced initialization: invariants vanish to a few ulps
         assert float(jnp.max(jnp.abs(net.invariants(Ws)))) < 1e-15
     else:
         assert float(jnp.max(jnp.abs(net.invariants(Ws)))) > 1e-3
     h = np.eye(6)  # layer-by-layer forward pass of the identity inputs
     for W in Ws:
         h = h @ np.asarray(W)
+    # tol: the same chain product two ways: γ_width
     np.testing.assert_allclose(h[:, 0], net.predictor(Ws), rtol=1e-13, atol=1e-16)
 
 
@@ -159,7 +172,9 @@ def _gf_invariant_drift(model, params, A, t1=3.0):
         lambda t, th: -np.asarray(grad(jnp.asarray(th))),
         (0.0, t1),
         np.asarray(flat0),
+        # tol: reference integration tolerance
         rtol=1e-12,
+        # tol: reference integration tolerance (absolute)
         atol=1e-14,
         method="DOP853",
     )
@@ -183,6 +198,7 @@ def test_invariants_conserved_along_flow(kind):
     }[kind]
     drift, moved = _gf_invariant_drift(model, model.init(), A)
     assert moved
+    # tol: invariant drift of DOP853 at rtol 1e-12 over the run: error growth ≤ 1e4
     assert drift < 1e-8
 
 
@@ -235,6 +251,7 @@ def test_conv_tensor_agree_hypothesis(d, depth, k):
     net = Conv(d=d, depth=depth, kernel_sizes=ks, seed=d)
     ws = tuple(np.asarray(w) for w in net.init())
     ten = TensorNetwork.convolution(d, depth, ks)
+    # tol: tensor vs matrix network with random weights: γ_width, absolute and relative
     np.testing.assert_allclose(ten.predictor(ws), net.predictor(ws), rtol=1e-12, atol=1e-12)
 
 
@@ -247,6 +264,7 @@ def test_fc_tensor_agree_hypothesis(d, widths, seed):
     Ws = net.init()
     ten = TensorNetwork.fully_connected(d, widths)
     np.testing.assert_allclose(
+        # tol: as above for the flattened weights
         ten.predictor(tuple(np.ravel(W) for W in Ws)), net.predictor(Ws), rtol=1e-12, atol=1e-14
     )
 

@@ -25,7 +25,9 @@ def test_flipped_copy_floor(loss, ell0, index):
     sep = check(ds, loss)
     assert not sep.separable
     assert sorted(sep.hard_set) == sorted([index, 10])
+    # tol: floor 2ℓ(0)/n from the LP: HiGHS tolerance 1e-9 relative, × 10
     assert abs(sep.floor / (2 * ell0 / ds.n) - 1) < 1e-8
+    # tol: the LP's optimal margin on non-separable data is 0 up to its feasibility tolerance 1e-9 × ‖A‖·1e-3
     assert sep.margin <= 1e-12
 
 
@@ -42,7 +44,9 @@ def test_floor_of_genuinely_overlapping_hard_set():
     hard = set(sep.hard_set)
     if hard == {0, 1, 2, 3}:
         f = lambda b: np.exp(-b) + np.exp(-2 * b) + np.exp(1.5 * b) + np.exp(-3 * b)
+    # tol: reference minimizer tolerance
     ref = minimize_scalar(f, bounds=(-5, 5), method="bounded", options={"xatol": 1e-12}).fun / 4
+    # tol: bounded scalar minimization to xatol 1e-12 (quadratic near the minimum: error 1e-24) vs our solver at 1e-9
     assert abs(sep.floor / ref - 1) < 1e-8
 
 
@@ -52,6 +56,7 @@ def test_regression_floor_is_least_squares():
     sep = check(make_dataset(X, y, task="regression"), "square")
     b, *_ = np.linalg.lstsq(X, y, rcond=None)
     assert not sep.separable
+    # tol: least squares on a well-conditioned X (κ ≈ 3): κ²·u ≈ 1e-15, × 1e5 margin for the solver's tolerance
     assert abs(sep.floor / (0.5 * np.mean((y - X @ b) ** 2)) - 1) < 1e-10
     assert check(make_dataset(X[:2], y[:2], task="regression")).separable
 

@@ -241,6 +241,43 @@ def test_dask_threads_same_rows_as_in_process(tmp_path):
     assert Store(tmp_path / "a").query(q) == Store(tmp_path / "b").query(q)
 
 
+SIZES: list[int] = []
+
+
+def recording_runner(batch):
+    """single_runner that records the batch sizes (module level: Dask ships it by reference)."""
+    SIZES.append(len(batch))
+    return single_runner(batch)
+
+
+def test_cluster_sized_batches_keep_every_worker_busy(tmp_path, capsys):
+    """On a cluster the config's batch is an upper bound: 8 runs, batch = 4, 2 worker threads → tasks of
+    2 runs (two per worker), said on stderr; the rows are those of the in-process sweep."""
+    from biasflow.sweep.executors import cluster_batch_size
+
+    cfg = parse_config(BASE.replace("depth = [2, 3]", "depth = [2, 4]"))   # 8 runs, none failing twice
+    run_sweep(cfg, tmp_path / "a", runner=single_runner)
+    SIZES.clear()
+    capsys.readouterr()
+    run_sweep(cfg, tmp_path / "b", runner=recording_runner, scheduler="local-threads", workers=2)
+    err = capsys.readouterr().err
+    assert sorted(SIZES) == [2, 2, 2, 2]
+    assert "8 run(s) in 4 task(s) of at most 2 (batch = 4 in the config) for 2 Dask worker thread(s)" in err
+    q = "SELECT * FROM results ORDER BY run_id, log10_loss"
+    assert Store(tmp_path / "a").query(q) == Store(tmp_path / "b").query(q)
+    assert cluster_batch_size(0, 4, 2) == 1 and cluster_batch_size(8, 4, 0) == 4
+
+
+@given(runs=st.integers(0, 500), batch=st.integers(1, 64), slots=st.integers(1, 32))
+def test_cluster_batch_size_bounds(runs, batch, slots):
+    from biasflow.sweep.executors import cluster_batch_size
+
+    size = cluster_batch_size(runs, batch, slots)
+    assert 1 <= size <= batch
+    if runs >= 2 * slots:   # enough runs: at least two tasks per worker thread
+        assert -(-runs // size) >= 2 * slots
+
+
 def test_unreachable_scheduler_fails_fast(tmp_path):
     cfg = parse_config(BASE)
     t0 = time.perf_counter()

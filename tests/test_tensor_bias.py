@@ -34,7 +34,9 @@ def socp():
 # -------------------------------------------------------------------------------------- Fourier-ℓ1
 def test_fourier_socp_certificate(socp):
     assert socp.status == "ok"
+    # tol: the SOCP predictor is rescaled to unit Fourier-ℓ1 in float64: FFT rounding ≤ 1e-13
     assert abs(fourier_l1(socp.predictor) - 1.0) < 1e-12
+    # tol: SOCP duality gap at Clarabel's tolerance (1e-8) × κ ≤ 100
     assert 0 <= socp.upper - socp.margin <= 1e-6 * socp.upper
 
 
@@ -47,12 +49,15 @@ def test_fourier_socp_matches_full_spectrum_formulation(socp):
     b = cp.Variable(d)
     obj = cp.sum(cp.norm(cp.vstack([F.real @ b, F.imag @ b]), 2, axis=0))
     cp.Problem(cp.Minimize(obj), [DS.A @ b >= 1]).solve(solver=cp.CLARABEL)
+    # tol: recomputed normalized margin vs the SOCP optimum: solver tolerance 1e-8 × κ ≤ 100
     assert abs(1.0 / fourier_l1(b.value) * float(np.min(DS.A @ b.value)) - socp.margin) < 1e-6 * socp.margin
 
 
 def test_fourier_kkt_accepts_optimum_and_rejects_other_points(socp):
     k = transformed_kkt(socp.predictor, DS, 2, space="fourier")
+    # tol: not a rounding bound: the KKT residual of a flow stopped at a finite loss (distance to the limit)
     assert k["residual"] < 1e-4
+    # tol: as above
     assert k["off_support"] < 1e-4
     svm = max_margin(DS, "l2").predictor
     k2 = transformed_kkt(svm, DS, 2, space="fourier")
@@ -64,11 +69,13 @@ def test_fourier_kkt_accepts_optimum_and_rejects_other_points(socp):
 def test_identity_kkt_l1_optimum():
     r = max_margin(DS, "l1")
     k = transformed_kkt(r.predictor, DS, 2, space="identity")
+    # tol: KKT residual of the exact optimum (solver tolerance 1e-9 × κ ≤ 10)
     assert k["residual"] < 1e-8 and k["off_support"] < 1e-6
 
 
 def test_fourier_l2L_candidate_is_stationary_and_better(socp):
     c = fourier_l2L_candidate(DS, 3)
+    # tol: not a rounding bound: KKT of a finite-time flow
     assert c["kkt"]["residual"] < 1e-3
     b1 = socp.predictor / socp.margin
     assert c["objective"] <= fourier_lp(b1, 2 / 3) * (1 + 1e-9)
@@ -93,6 +100,7 @@ def test_decompose_numeric_tensors():
     v = [rng.standard_normal(6) for _ in range(2)]
     rho = np.prod([B.T @ vv for B, vv in zip(conv.bases, v, strict=True)], axis=0)
     f = x @ np.asarray(TensorNetwork.convolution(6, 2).predictor(tuple(v)))
+    # tol: the linear functional in the transformed space: γ_d of a sum
     assert abs((conv.S @ x) @ rho - f) < 1e-12
     fc = decompose(TensorNetwork.from_dense(TensorNetwork.fully_connected(3, (2,)).dense()))
     assert not fc.decomposable and "shared by several terms" in fc.reason
@@ -108,6 +116,7 @@ def test_decompose_numeric_tensors():
 # -------------------------------------------------------------------------------------- predictions
 def test_predict_routes():
     fc = predict_classification(Dense(d=16, depth=3, width=4), DS)
+    # tol: the ℓ2 SVM optimum has min margin 1 up to Clarabel's tolerance 1e-9
     assert fc.problem == "l2-svm" and abs(float(np.min(DS.A @ fc.predictor)) - 1) < 1e-9
     assert predict_classification(Diagonal(d=16, depth=2), DS).problem == "l1-max-margin"
     conv = predict_classification(Conv(d=16, depth=2), DS)
@@ -119,6 +128,7 @@ def test_predict_routes():
     with pytest.raises(BiasflowError, match="shorter than d=16.*parameter_kkt"):
         predict_classification(Conv(d=16, depth=2, kernel_sizes=(4, 16)), DS, require_decomposable=True)
     d3 = predict_classification(Diagonal(d=16, depth=3), DS)
+    # tol: KKT residual of the L/2-quasi-norm stationary point: solver tolerance 1e-8 × κ ≤ 100
     assert d3.problem == "l2/L-kkt" and d3.certificate["residual"] < 1e-6
     with pytest.raises(BiasflowError, match="classification"):
         predict_classification(Conv(d=16), gaussian(n=5, d=16, task="regression"))
@@ -130,12 +140,14 @@ def test_parameter_kkt_fc():
     u1 = np.ones(3) / np.sqrt(3)
     net = Dense(d=16, depth=2, width=3)
     good = (np.outer(u0, u1), u1[:, None])
+    # tol: parameter-space KKT residual of an exact stationary point: rounding γ_width·κ
     assert parameter_kkt(net, good, DS)["residual"] < 1e-8
     r = np.random.default_rng(0).standard_normal(16)
     bad_dir = u0 + 0.3 * r / np.linalg.norm(r)
     bad = (np.outer(bad_dir, u1), u1[:, None])
     assert parameter_kkt(net, bad, DS)["residual"] > 1e-2
     a = alignment(net, good)
+    # tol: rank-one ratios of exactly aligned layers: a few ulps
     assert abs(a["rank_one_ratio"][0] - 1) < 1e-12 and abs(a["adjacent_alignment"][0] - 1) < 1e-12
 
 
@@ -158,10 +170,12 @@ def test_yun_interpolant_gd_error_halves_with_eta(L):
     net = TensorNetwork.diagonal(12, L)
     p0 = (0.5 * rng.standard_normal(12), 0.3 * rng.standard_normal(12)) if L == 2 else _equal_gap(rng, 12, L)
     beta = predict_regression(net, REG, params0=p0).predictor
+    # tol: interpolation residual: least-squares tolerance 1e-12 × ‖X‖
     assert np.linalg.norm(REG.X @ beta - REG.y) < 1e-10
     errs = []
     for lr in (0.1, 0.05):
         r = descent(net, REG, "square", lr=lr, steps=int((1200 if L < 4 else 4000) / lr), params0=p0)
+        # tol: not a rounding bound: the loss of a run driven to interpolation
         assert r.status == "ok" and r.loss[-1] < 1e-20
         errs.append(np.linalg.norm(r.predictor - beta))
     assert 1.7 < errs[0] / errs[1] < 2.3
@@ -175,6 +189,7 @@ def test_yun_interpolant_rejects_unequal_gaps():
 
 def test_fc_regression_prediction_is_min_norm():
     p = predict_regression(Dense(d=12, depth=3, width=4), REG)
+    # tol: minimum-norm interpolant vs pinv on well-conditioned X (κ ≈ 10): κ²·u ≪ 1e-10
     np.testing.assert_allclose(p.predictor, np.linalg.pinv(REG.X) @ REG.y, rtol=1e-10)
     with pytest.raises(BiasflowError, match="no closed-form"):
         predict_regression(Conv(d=12, depth=2), REG)
@@ -197,9 +212,11 @@ def test_prediction_in_a_numerically_found_transform():
     net = TensorNetwork.from_dense(np.einsum("tj,at,bt->jab", S, U1, U2))
     p = predict_classification(net, DS)
     assert p.problem == "transformed-l1-max-margin"
+    # tol: hard-margin constraint active at the optimum: solver tolerance 1e-9 × 10
     assert abs(float(np.min(DS.A @ p.predictor)) - 1.0) < 1e-8
     # ρ (in the found basis) has the optimal ℓ1 norm 1/γ of the ℓ1 max-margin on Z = XSᵀ built from the
     # true S: the found decomposition may only permute and flip the signs of the rank-one terms
     rho = np.linalg.lstsq(p.decomposition.S.T, p.predictor, rcond=None)[0]
     z = make_dataset(DS.X @ S.T, DS.y)
+    # tol: LP duality between ‖ρ‖1 and 1/γ1*: HiGHS tolerance 1e-9 × κ ≤ 100
     assert abs(np.abs(rho).sum() - 1.0 / max_margin(z, "l1").margin) < 1e-7 * np.abs(rho).sum()

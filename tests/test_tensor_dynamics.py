@@ -32,7 +32,9 @@ def _gf(model, params, X, y, ts):
         (0.0, float(ts[-1])),
         np.asarray(flat0),
         t_eval=ts,
+        # tol: reference integration tolerance
         rtol=1e-13,
+        # tol: reference integration tolerance (absolute)
         atol=1e-16,
         method="DOP853",
     )
@@ -66,16 +68,21 @@ def test_saxe_sigmoid_deep_linear_regression(L):
             (0, TS[-1]),
             [a0],
             t_eval=TS,
+            # tol: reference integration tolerance
             rtol=1e-13,
+            # tol: reference integration tolerance (absolute)
             atol=1e-16,
             method="DOP853",
         )
         ref = sol.y[0]
     assert ref[-1] > 0.9 * s and ref[0] < 0.1 * s  # the sigmoid is traversed
+    # tol: two integrations at rtol 1e-13, error growth ≤ 1e4
     np.testing.assert_allclose(norms, ref, rtol=1e-9)
     # β stays on the ray of β*, and the layers stay balanced
     b = np.asarray(net.predictor(states[-1]))
+    # tol: direction of β vs the closed-form limit: ODE error 1e-13 × growth 1e4
     assert np.linalg.norm(b / np.linalg.norm(b) - bstar / s) < 1e-9
+    # tol: invariant drift at rtol 1e-13 × growth ≤ 1e3
     assert invariant_drift(net, params, states[-1]) < 1e-10
 
 

@@ -47,8 +47,10 @@ def test_ntk_closed_form_matches_autodiff_jacobian():
 
     th = M_REG.ntk(P_REG, REG.X)
     ref = ntk_dense(lambda p: jnp.asarray(REG.X) @ M_REG.predictor(p), P_REG)
+    # tol: NTK closed form vs JAX: sums over n·m products, γ_nm
     np.testing.assert_allclose(th, ref, rtol=1e-12, atol=1e-14)
     st = M_REG.reduced(P_REG)
+    # tol: as above
     np.testing.assert_allclose(st.ntk(REG.X), th, rtol=1e-12)
 
 
@@ -65,10 +67,14 @@ def test_warmup_map_matches_autodiff_one_step_and_100_lazy_steps():
         r = _warm(c)
         fs, lams = warmup_map(f0, LAM0_WARM, c / LAM0_WARM, M_WARM.width, steps=100)
         loss_map = 0.5 * np.asarray(fs) ** 2
+        # tol: one GD step of the closed-form map vs the network: a few ulps × κ ≤ 10
         assert abs(r.loss[1] - loss_map[1]) <= 1e-12 * loss_map[1]
         if c == 1.5:
+            # tol: K steps of the same map: rounding grows at most like (1 + ηλ)^K ≤ 1e2 × γ
             np.testing.assert_allclose(r.loss, loss_map, rtol=1e-10, atol=1e-12 * r.loss[0])
+            # tol: the map's f vs the network's after K steps: as above
             assert abs(float(M_WARM.predictor(r.params)[0]) - float(fs[-1])) <= 1e-12 * abs(f0)
+            # tol: NTK of the map vs the network: as above
             assert abs(float(M_WARM.ntk_top(r.params, WARM.X)) - float(lams[-1])) <= 1e-12 * LAM0_WARM
 
 
@@ -76,8 +82,10 @@ def test_mse_phases_lazy_catapult_divergent():
     """η < 2/λ0: monotone, λ barely moves; 2/λ0 < η < 4/λ0: catapult, final sharpness < 2/η;
     η > 4/λ0: diverged."""
     lazy, cat, div = _warm(1.5), _warm(3.0), _warm(5.0)
+    # tol: monotone decrease up to rounding of the loss values (γ_n relative)
     assert lazy.status == "ok" and np.all(np.diff(lazy.loss) <= 1e-12 * lazy.loss[0])
     assert lazy.sharpness[-1] / lazy.sharpness[0] > 0.95
+    # tol: not a rounding bound: the catapult run reaches interpolation
     assert cat.status == "ok" and cat.loss.max() / cat.loss[0] >= 10 and cat.loss[-1] < 1e-12
     eta = 3.0 / LAM0_WARM
     assert cat.sharpness[-1] < 2.0 / eta and cat.sharpness[-1] / cat.sharpness[0] <= 0.6
@@ -95,16 +103,22 @@ def test_reduced_map_matches_autodiff_gd_any_data():
         r = descent(M_REG, REG, "square", lr=eta, steps=100, params0=P_REG)
         last, fs, lams = reduced_run(st0, REG.X, REG.y, "square", eta, 100)
         loss_map = 0.5 * np.mean((np.asarray(fs) - REG.y) ** 2, axis=1)
+        # tol: one step of the map vs the network: a few ulps
         assert abs(r.loss[1] - loss_map[1]) <= 1e-12 * loss_map[1]
         if c == 1.5:
+            # tol: K steps: (1 + ηλ)^K growth of rounding, ≤ 1e-10
             np.testing.assert_allclose(loss_map, r.loss, rtol=1e-10)
             w_gd = np.asarray(r.predictor)
+            # tol: as above for w
             np.testing.assert_allclose(w_gd, last.w, rtol=1e-10, atol=1e-12 * np.abs(w_gd).max())
             U, v = r.params
+            # tol: Gram matrix of U, recomputed: γ_m relative
             np.testing.assert_allclose(U.T @ U, last.G, rtol=1e-10)
+            # tol: ‖v‖² recomputed: γ_m relative
             assert abs(float(v @ v) - float(last.s)) <= 1e-10 * float(v @ v)
     one = reduced_step(st0, REG.X, REG.y, "square", 3.0 / LAM0_REG)
     np.testing.assert_allclose(REG.X @ one.w, np.asarray(reduced_run(st0, REG.X, REG.y, "square",
+                                                                      # tol: the same recursion, one step: a few ulps
                                                                       3.0 / LAM0_REG, 1)[1][1]), rtol=1e-13)
 
 
@@ -119,11 +133,15 @@ def test_logistic_degenerate_map_matches_autodiff():
         gs, lams = logistic_map(g0, lam0, eta, M_LOG.width, p, kappa=1.0, steps=100)
         gs = np.asarray(gs)
         loss_map = p * np.logaddexp(0.0, -gs) + (1 - p) * np.logaddexp(0.0, gs)
+        # tol: one step of the logistic map: a few ulps
         assert abs(r.loss[1] - loss_map[1]) <= 1e-12 * loss_map[1]
         if c == 1.0:
+            # tol: K steps of the logistic map: rounding growth ≤ 1e2
             np.testing.assert_allclose(r.loss, loss_map, rtol=1e-12)
             g_gd = float(jnp.asarray(XBAR[0]) @ r.predictor)
+            # tol: as above
             assert abs(g_gd - float(gs[-1])) <= 1e-12 * max(1.0, abs(g_gd))
+            # tol: as above for the NTK
             assert abs(float(M_LOG.ntk_top(r.params, XBAR)) - float(lams[-1])) <= 1e-12 * lam0
 
 
@@ -150,8 +168,9 @@ def test_logistic_separable_no_catapult_loss_to_zero():
     """Separable (p = 1): the loss falls at every step even at ηλ0 = 50, and goes to 0."""
     ds = degenerate(4, 4)
     lam0 = float(M_LOG.ntk_top(P_LOG, XBAR))
-    r = descent(M_LOG, ds, "logistic", lr=50.0 / lam0, steps=100, params0=P_LOG)
+    r = descent(M_LOG, ds, "logistic", lr=50.0 / lam0, steps=100, params0=P_LOG, record_every=1)
     assert r.status == "ok"
+    # tol: monotone decrease up to rounding of the log loss (u·|log ℒ|)
     assert np.all(np.diff(r.history["log10_loss"]) <= 1e-12)
     assert r.history["log10_loss"][-1] < -3
     assert np.all(np.diff(r.history["margin_min"]) >= -1e-12)
@@ -170,6 +189,7 @@ def test_logistic_non_separable_catapult_to_flatter_minimum():
     lo = descent(m, ds, "logistic", lr=0.9 * crit, steps=1000, sharpness_every=1000, params0=p0)
     hi = descent(m, ds, "logistic", lr=1.5 * crit, steps=1000, sharpness_every=1000, params0=p0)
     assert lo.status == hi.status == "ok"
+    # tol: the loss floor H(p) reached to the GD convergence tolerance of the run (geometric, ≤ 1e-12) and rounding
     assert abs(lo.loss[-1] - H) < 1e-10 and abs(hi.loss[-1] - H) < 1e-10
     s_lo, s_hi = lo.sharpness[-1], hi.sharpness[-1]
     assert 1.9 <= 1.5 * crit * s_hi < 2.0          # final sharpness just below 2/η
@@ -197,4 +217,5 @@ def test_reduced_map_general_classification_data():
     ds = make_dataset(rng.standard_normal((4, 2)), np.array([1.0, -1.0, 1.0, 1.0]), task="classification")
     r = descent(M_LOG, ds, "logistic", lr=2.0, steps=100, params0=P_LOG)
     last, fs, _ = reduced_run(M_LOG.reduced(P_LOG), ds.X, ds.y, "logistic", 2.0, 100)
+    # tol: GD vs the closed-form map after K steps: rounding growth ≤ 1e2 × γ
     np.testing.assert_allclose(r.predictor, last.w, rtol=1e-11, atol=1e-13)

@@ -1,40 +1,72 @@
 """biasflow: a laboratory for the implicit bias of training linear networks.
 
 Data flows one way: Dataset → Model → Dynamics (flow | descent) → Trajectory → Bias → Comparison →
-Store/Report. JAX runs in float64 (set at import).
+Store/Report. JAX runs in float64 (set by every module that imports it).
+
+Start-up is in proportion to the work: ``import biasflow`` loads NumPy only; the names below are
+imported on first access (PEP 562 module ``__getattr__``), so the exact flow, margins, interpolants and
+results never import JAX, and JAX, optax, cvxpy, pyarrow/duckdb, dask and matplotlib load only on the
+paths that use them.
+
+>>> import biasflow
+>>> biasflow.get_loss("exp").task
+'classification'
 """
 
-from . import _jax  # noqa: F401  (float64 before anything else touches JAX)
-from .bias import compare as compare
-from .bias import interpolate as interpolate
-from .bias import margin as margin
-from .bias import predict as predict
-from .data import Dataset as Dataset
-from .data import builtin as builtin
-from .data import gaussian as gaussian
-from .data import load as load
-from .data import make_dataset as make_dataset
-from .dynamics.descent import descent as descent
-from .dynamics.descent import descent_many as descent_many
-from .dynamics.flow import flow as flow
-from .dynamics.flow import flow_many as flow_many
-from .errors import BiasflowError as BiasflowError
-from .errors import Status as Status
-from .estimators import GradientFlowClassifier as GradientFlowClassifier
-from .estimators import GradientFlowRegressor as GradientFlowRegressor
-from .levels import Level as Level
-from .levels import parse_level as parse_level
-from .losses import get_loss as get_loss
-from .models import UV as UV
-from .models import Conv as Conv
-from .models import Dense as Dense
-from .models import Diagonal as Diagonal
-from .models import ReLU2 as ReLU2
-from .models import TensorNetwork as TensorNetwork
-from .models import UntiedDiagonal as UntiedDiagonal
-from .models import build_model as build_model
-from .trajectory import Checkpoint as Checkpoint
-from .trajectory import DescentResult as DescentResult
-from .trajectory import Trajectory as Trajectory
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "compare": "biasflow.bias.compare:compare",
+    "interpolate": "biasflow.bias.interpolate:interpolate",
+    "margin": "biasflow.bias.margins:margin",
+    "predict": "biasflow.bias.predict:predict",
+    "Dataset": "biasflow.data:Dataset",
+    "builtin": "biasflow.data:builtin",
+    "gaussian": "biasflow.data:gaussian",
+    "load": "biasflow.data:load",
+    "make_dataset": "biasflow.data:make_dataset",
+    "descent": "biasflow.dynamics.descent:descent",
+    "descent_many": "biasflow.dynamics.descent:descent_many",
+    "flow": "biasflow.dynamics.flow:flow",
+    "flow_many": "biasflow.dynamics.flow:flow_many",
+    "BiasflowError": "biasflow.errors:BiasflowError",
+    "Status": "biasflow.errors:Status",
+    "Level": "biasflow.levels:Level",
+    "GradientFlowClassifier": "biasflow.estimators:GradientFlowClassifier",
+    "GradientFlowRegressor": "biasflow.estimators:GradientFlowRegressor",
+    "parse_level": "biasflow.levels:parse_level",
+    "get_loss": "biasflow.losses:get_loss",
+    "UV": "biasflow.models:UV",
+    "Conv": "biasflow.models:Conv",
+    "Dense": "biasflow.models:Dense",
+    "Diagonal": "biasflow.models:Diagonal",
+    "ReLU2": "biasflow.models:ReLU2",
+    "TensorNetwork": "biasflow.models:TensorNetwork",
+    "UntiedDiagonal": "biasflow.models:UntiedDiagonal",
+    "build_model": "biasflow.models:build_model",
+    "Checkpoint": "biasflow.trajectory:Checkpoint",
+    "DescentResult": "biasflow.trajectory:DescentResult",
+    "Trajectory": "biasflow.trajectory:Trajectory",
+}
+
+
+def __getattr__(name: str):
+    """Import a public name on first access (and cache it in the module)."""
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'biasflow' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = sorted(_LAZY)

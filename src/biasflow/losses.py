@@ -2,7 +2,8 @@
 (docs/theory/conventions.md §1, numerics.md §2.1).
 
 All functions take ``z = A @ beta`` (margins m = X̃β for classification, predictions f = Xβ for regression)
-and the labels ``y``, and are JAX-traceable. A loss value is never formed where it could underflow:
+and the labels ``y``; they compute in NumPy for NumPy input (JAX is never imported then) and in
+jax.numpy for JAX arrays (JAX-traceable). A loss value is never formed where it could underflow:
 :meth:`Loss.log_mean` returns log ℒ exactly even for margins of 1e6 (ℒ = e^{-1e6}).
 
 - exp:      ℓ = e^{-m},            r = e^{-m}
@@ -12,11 +13,14 @@ and the labels ``y``, and are JAX-traceable. A loss value is never formed where 
 ``r`` is the *residual*, with −∇_β ℒ = Aᵀr/n. The *weights* w = r/(nℒ) ∈ [0, 1] (a softmax of −m for exp)
 give ∇_β log ℒ = −Aᵀw without forming ℒ.
 
->>> import jax.numpy as jnp
->>> m = jnp.array([1e6, 2e6])
->>> float(EXP.log_mean(m, None)) == -1e6 - float(jnp.log(2.0))    # ℒ = e^{-1e6}/2, exactly in log
+>>> import numpy as np
+>>> m = np.array([1e6, 2e6])
+>>> float(EXP.log_mean(m, None)) == -1e6 - float(np.log(2.0))    # ℒ = e^{-1e6}/2, exactly in log
 True
->>> float(LOGISTIC.log_mean(m, None)) == -1e6 - float(jnp.log(2.0))
+>>> float(LOGISTIC.log_mean(m, None)) == -1e6 - float(np.log(2.0))
+True
+>>> import jax.numpy as jnp                                      # the same on JAX arrays
+>>> float(EXP.log_mean(jnp.asarray(m), None)) == -1e6 - float(np.log(2.0))
 True
 """
 
@@ -24,16 +28,47 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
+import numpy as np
 
-from . import _jax  # noqa: F401  (float64)
 from .errors import BiasflowError
 from .levels import LN10
 
 _LOG_SWITCH = 30.0
+
+
+def _xp(*arrays):
+    """The array namespace of the arguments: jax.numpy for JAX arrays and tracers, NumPy otherwise.
+
+    NumPy callers (the exact flow, margins, results) never import JAX: if JAX is not loaded, no argument
+    can be a JAX array.
+    """
+    jax = sys.modules.get("jax")
+    if jax is not None and any(isinstance(a, jax.Array) for a in arrays):
+        from . import _jax  # noqa: F401  (float64)
+
+        return jax.numpy
+    return np
+
+
+def _logsumexp(xp, a):
+    if xp is np:
+        from scipy.special import logsumexp
+
+        return logsumexp(a, axis=-1)
+    import jax
+
+    return jax.scipy.special.logsumexp(a, axis=-1)
+
+
+def _stop_gradient(xp, a):
+    if xp is np:
+        return a
+    import jax
+
+    return jax.lax.stop_gradient(a)
 
 
 def log_logistic_loss(m):
@@ -41,18 +76,20 @@ def log_logistic_loss(m):
 
     For m ≤ 30 it is log(logaddexp(0, −m)); above, −m + log1p(−e^{−m}/2), with error O(e^{−2m}).
     """
-    m = jnp.asarray(m)
-    lo = jnp.minimum(m, _LOG_SWITCH)
-    hi = jnp.maximum(m, _LOG_SWITCH)
-    small = jnp.log(jnp.logaddexp(0.0, -lo))
-    large = -hi + jnp.log1p(-0.5 * jnp.exp(-hi))
-    return jnp.where(m <= _LOG_SWITCH, small, large)
+    xp = _xp(m)
+    m = xp.asarray(m, dtype=float) if xp is np else xp.asarray(m)
+    lo = xp.minimum(m, _LOG_SWITCH)
+    hi = xp.maximum(m, _LOG_SWITCH)
+    small = xp.log(xp.logaddexp(0.0, -lo))
+    large = -hi + xp.log1p(-0.5 * xp.exp(-hi))
+    return xp.where(m <= _LOG_SWITCH, small, large)
 
 
 def log_sigmoid_neg(m):
     """log σ(−m) = −(max(m, 0) + log1p(e^{−|m|}))."""
-    m = jnp.asarray(m)
-    return -(jnp.maximum(m, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(m))))
+    xp = _xp(m)
+    m = xp.asarray(m, dtype=float) if xp is np else xp.asarray(m)
+    return -(xp.maximum(m, 0.0) + xp.log1p(xp.exp(-xp.abs(m))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +112,9 @@ class Loss:
 
     def log_mean(self, z, y):
         """log ℒ = logsumexp_i log ℓ_i − log n."""
+        xp = _xp(z, y)
         lt = self.log_terms(z, y)
-        return jax.scipy.special.logsumexp(lt, axis=-1) - jnp.log(lt.shape[-1])
+        return _logsumexp(xp, lt) - math.log(lt.shape[-1])
 
     def log10_mean(self, z, y):
         """log10 ℒ."""
@@ -84,39 +122,42 @@ class Loss:
 
     def weights(self, z, y):
         """w_i = r_i/(nℒ): ∇_z log ℒ = −w (all in the log domain; Σw ≤ 1 for exp/logistic)."""
+        xp = _xp(z, y)
         if self.name == "exp":
-            return jax.nn.softmax(-z, axis=-1)
+            e = xp.exp(-(z - _stop_gradient(xp, xp.min(z, axis=-1, keepdims=True))))
+            return e / xp.sum(e, axis=-1, keepdims=True)  # softmax(−z), shifted: no overflow
         if self.name == "logistic":
             lt = self.log_terms(z, y)
             # shifted by the largest term: no cancellation in exp(log σ(−m) − log Σℓ) at margins ≫ 1
-            mx = jax.lax.stop_gradient(jnp.max(lt, axis=-1, keepdims=True))
-            return jnp.exp(log_sigmoid_neg(z) - mx) / jnp.sum(jnp.exp(lt - mx), axis=-1, keepdims=True)
+            mx = _stop_gradient(xp, xp.max(lt, axis=-1, keepdims=True))
+            return xp.exp(log_sigmoid_neg(z) - mx) / xp.sum(xp.exp(lt - mx), axis=-1, keepdims=True)
         r = self.residual(z, y)
-        return r / jnp.sum(r * r, axis=-1, keepdims=True) * 2.0
+        return r / xp.sum(r * r, axis=-1, keepdims=True) * 2.0
 
     def mean(self, z, y):
         """ℒ as a float (may underflow to 0 for ℒ < 1e-308; use :meth:`log_mean` there)."""
-        return jnp.mean(self.value(z, y), axis=-1)
+        return _xp(z, y).mean(self.value(z, y), axis=-1)
 
 
 def _sq_log_terms(z, y):
-    d = jnp.abs(z - y)
-    return 2.0 * jnp.log(d) - jnp.log(2.0)
+    xp = _xp(z, y)
+    d = xp.abs(z - y)
+    return 2.0 * xp.log(d) - math.log(2.0)
 
 
 EXP = Loss(
     name="exp",
     task="classification",
     log_terms=lambda z, y: -z,
-    residual=lambda z, y: jnp.exp(-z),
-    value=lambda z, y: jnp.exp(-z),
+    residual=lambda z, y: _xp(z).exp(-z),
+    value=lambda z, y: _xp(z).exp(-z),
 )
 LOGISTIC = Loss(
     name="logistic",
     task="classification",
     log_terms=lambda z, y: log_logistic_loss(z),
-    residual=lambda z, y: 0.5 * (1.0 - jnp.tanh(0.5 * z)),
-    value=lambda z, y: jnp.logaddexp(0.0, -z),
+    residual=lambda z, y: 0.5 * (1.0 - _xp(z).tanh(0.5 * z)),
+    value=lambda z, y: _xp(z).logaddexp(0.0, -z),
 )
 SQUARE = Loss(
     name="square",

@@ -67,17 +67,17 @@ _HELD: dict[str, list] = {}  # lock path -> [file descriptor, depth]: re-entrant
 
 
 def _versions() -> dict[str, str]:
-    import duckdb
-    import jax
+    from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__
 
-    return {
-        "biasflow": __version__,
-        "jax": jax.__version__,
-        "pyarrow": pa.__version__,
-        "duckdb": duckdb.__version__,
-    }
+    def ver(pkg: str) -> str:  # from the installed metadata: importing JAX here would cost a second
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {"biasflow": __version__, "jax": ver("jax"), "pyarrow": pa.__version__, "duckdb": ver("duckdb")}
 
 
 class Store:

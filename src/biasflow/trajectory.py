@@ -64,6 +64,8 @@ class Trajectory:
         loss: loss name; model: the model's config.
         floor_log10: log10 of the loss floor for non-separable data (``target_unreachable``), else None.
         stats: solver statistics (steps, function evaluations, seconds).
+        last: the last state the run reached (β, loss, time) — the final checkpoint, or, below a loss
+            floor, the state at ℒ*·(1 + 1e-6) where the run stopped; None when nothing was reached.
         data: the training data's identity (:func:`biasflow.data.fingerprint`).
     """
 
@@ -75,6 +77,7 @@ class Trajectory:
     model: dict = dataclasses.field(default_factory=dict)
     floor_log10: float | None = None
     stats: dict = dataclasses.field(default_factory=dict)
+    last: Checkpoint | None = None
     data: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -142,6 +145,9 @@ class Trajectory:
             out["data"] = self.data
         if self.floor_log10 is not None:
             out["floor_log10"] = float(self.floor_log10)
+        last = self.last if self.last is not None else self.final
+        if last is not None:
+            out["last"] = last.to_json()
         return out
 
 

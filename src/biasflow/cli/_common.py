@@ -8,27 +8,42 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (used by commands)
 from ..data import Dataset, resolve
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
-from ..models import MODELS, Model, build_model
-from ..models.options import fields as option_fields
 
-stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+if TYPE_CHECKING:
+    from ..models import Model
+
+
+class _LazyConsole:
+    """The rich console on stderr, created on first use: importing rich.console costs start-up time that
+    commands printing nothing on stderr (``--json`` runs, scripts) should not pay."""
+
+    def __init__(self):
+        self._console = None
+
+    def get(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+        return self._console
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._console.is_terminal if self._console is not None else sys.stderr.isatty()
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
+
+
+stderr = _LazyConsole()
 """Status lines on stderr: text as written (no rich markup, so "[1e-10, 1e-1]" stays), never hard-wrapped
 inside a number (soft wrap: the terminal folds long lines), no highlighting of numbers."""
 
@@ -49,6 +64,9 @@ def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, sha
     if width is not None:
         opts["width"] = width
     opts.update({k: v for k, v in extra.items() if v is not None})
+    from ..models import MODELS, build_model
+    from ..models.options import fields as option_fields
+
     takes = set(MODELS[name].options) if name in MODELS else None
     if takes is not None:
         defaults = {f.name: f.default for f in option_fields()}
@@ -160,6 +178,8 @@ def emit(result: dict, as_json: bool, human=None) -> None:
     elif human is not None:
         human(result)
     else:
+        from rich.console import Console
+
         Console().print_json(json.dumps(_jsonable(result)))
 
 
@@ -168,14 +188,18 @@ def progress(description: str, total: float | None = None, enabled: bool = True)
     """A rich progress bar on stderr; yields ``advance(amount=1, **fields)``."""
     # only on a terminal: elsewhere a live display prints nothing useful but leaves a blank line on stderr
     show = enabled and os.environ.get("BIASFLOW_NO_PROGRESS") is None and stderr.is_terminal
+    if not show:  # no display: rich.progress is not even imported
+        yield lambda amount=1.0, completed=None, info="": None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=stderr.get(),
         transient=True,
-        disable=not show,
     ) as bar:
         task = bar.add_task(description, total=total, info="")
 
@@ -204,6 +228,15 @@ def runs_progress(description: str, enabled: bool = True, stream=None):
     tty = show and stream is None and stderr.is_terminal
     state = {"label": None, "t0": time.perf_counter()}
     if tty:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -212,7 +245,7 @@ def runs_progress(description: str, enabled: bool = True, stream=None):
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            console=stderr,
+            console=stderr.get(),
             transient=True,
         )
         bar.start()

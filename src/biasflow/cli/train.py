@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from ..levels import Level, format_level, parse_levels
@@ -68,12 +70,19 @@ def flow(
                         seed=seed, max_steps=max_steps,
                         callback=lambda lg: advance(completed=-lg, info=f"loss {format_level(lg)}"))
 
+    if traj.status != "ok":  # one line on stderr in every output mode
+        print(f"biasflow flow: {traj.status}: {traj.message}", file=sys.stderr, flush=True)
+
     def human(res):
-        stderr.print(f"status: {res['status']}  ({res['message']})" if res["message"] else f"status: {res['status']}")
-        for c in res["checkpoints"]:
+        if res["status"] == "ok":
+            stderr.print(f"status: ok  ({res['message']})" if res["message"] else "status: ok")
+        rows = [("loss", c) for c in res["checkpoints"]]
+        if res["status"] != "ok" and res.get("last") and res["last"] not in res["checkpoints"]:
+            rows.append(("last", res["last"]))  # where the run stopped (e.g. just above a loss floor)
+        for what, c in rows:
             b = c["predictor"]
             head = ", ".join(f"{v:.4g}" for v in b[:6]) + (", …" if len(b) > 6 else "")
-            print(f"loss {format_level(c['log10_loss']):>10}  log10 t {c['log10_time']:9.3f}  β = [{head}]")
+            print(f"{what} {format_level(c['log10_loss']):>10}  log10 t {c['log10_time']:9.3f}  β = [{head}]")
 
     emit(traj.to_json(), as_json, human)
     return 0 if traj.status in ("ok",) else 3

@@ -20,7 +20,20 @@ square loss runs in flow time t, with loss levels located as events.
 
 Non-separable classification data (or regression targets outside range(X)) have a loss floor ℒ* > 0:
 it is detected up front by a HiGHS LP (:mod:`biasflow.dynamics.separability`), the flow runs to the
-checkpoints above the floor, and the result has status ``target_unreachable`` with ``floor_log10``.
+checkpoints above the floor and on to ℒ*·(1 + 1e-6), and the result has status ``target_unreachable``
+with ``floor_log10`` and the last state reached (β, loss, time) in ``Trajectory.last``.
+
+Square loss near float64's resolution. A checkpoint's ``log10_loss`` is the level at which the loss of
+the *integrated state* (computed by the solver from r = y − Xβ) crosses it; it is not recomputed. Forming
+r = y − Xβ in float64 leaves an absolute error of about γ_{d+1}·(|y| + |X||β|) (γ_k ≈ k·2⁻⁵³, any
+summation order), so once ‖r‖ is within a few orders of magnitude of 1e-16·‖y‖ a recomputation of ℒ from
+the returned β agrees with the checkpoint only to the relative cancellation bound
+2·‖δr‖/‖r‖ (e.g. ±3e-4 in log10 ℒ at ℒ = 1e-22 with ‖y‖ ≈ 1, d = 20), and a different BLAS summation
+order gives a different recomputed value. The flow itself stays exact in its state: the β returned at
+such a level is accurate to the ODE tolerance (relative ~rtol), not to the loss level — β is determined
+by the data to about cond(X)·2⁻⁵³ relative, however small the residual asked for. Levels more than 24
+decades below the initial loss (residual below 1e-12·‖y‖, where the cancellation bound reaches order one
+for d up to ~1e3: about 10%) are refused as out of float64's reach: status ``target_unreachable``.
 
 >>> from biasflow.data import gaussian
 >>> from biasflow.models import Diagonal
@@ -201,14 +214,15 @@ def flow(
     atol = rtol * 1e-2 if atol is None else atol
     kw = dict(floor_log10=floor_log10, rtol=rtol, atol=atol, max_steps=max_steps, callback=callback,
               solver=solver, solver_tau=options.get("solver_tau"))
+    run_levels = _with_last_level(levels, floor_log10)
     if use_exact:
         from .exact import exact_flow
 
-        res, system = exact_flow(model, data, lossobj, levels, **kw)
+        res, system = exact_flow(model, data, lossobj, run_levels, **kw)
     else:
         from .primal import primal_flow
 
-        res, system = primal_flow(model, data, lossobj, levels, seed=seed, **kw)
+        res, system = primal_flow(model, data, lossobj, run_levels, seed=seed, **kw)
     return _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg or limit_msg,
                        "exact" if use_exact else "autodiff", data)
 
@@ -276,7 +290,7 @@ def flow_many(
     systems = [DualSystem(m, data, lossobj) for m in models]
     for sy in systems[1:]:
         sy.A, sy.At = systems[0].A, systems[0].At
-    results = integrate_many(systems, levels, floor_log10=floor_log10, rtol=rtol,
+    results = integrate_many(systems, _with_last_level(levels, floor_log10), floor_log10=floor_log10, rtol=rtol,
                              atol=rtol * 1e-2 if atol is None else atol, method=solver,
                              method_tau=options.get("solver_tau"), max_steps=max_steps, callback=callback,
                              stacked=stacked)
@@ -284,16 +298,34 @@ def flow_many(
             for r, sy, m in zip(results, systems, models, strict=True)]
 
 
+LAST_GAP = 1e-6
+"""Below a loss floor ℒ* the run stops at ℒ = ℒ*·(1 + LAST_GAP), reached in finite time (ℒ − ℒ* decays
+like 1/t for exp/logistic losses, exponentially for square loss); that state is ``Trajectory.last``."""
+
+
+def _with_last_level(levels: list[float], floor_log10: float | None) -> list[float]:
+    """The requested levels plus, when the target lies below a floor, the level just above the floor."""
+    if floor_log10 is None or levels[-1] > floor_log10:
+        return levels
+    last = floor_log10 + math.log10(1.0 + LAST_GAP)
+    return sorted({*levels, last}, reverse=True)
+
+
 def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method, data) -> Trajectory:
     cps = []
+    last = None
+    wanted = set(levels)
     for lv, x, lt, clk in zip(res.levels, res.states, res.log10_times, res.clocks, strict=True):
         extra = {"s": clk["s"]}
         if clk.get("tau") is not None:
             extra["tau"] = clk["tau"]
         if method == "exact":
             extra["nu"] = system.nu(x) if hasattr(system, "nu") else np.array(x)
-        cps.append(Checkpoint(log10_loss=float(lv), log10_time=float(lt), params=system.params(x),
-                              predictor=system.predictor(x), extra=extra))
+        cp = Checkpoint(log10_loss=float(lv), log10_time=float(lt), params=system.params(x),
+                        predictor=system.predictor(x), extra=extra)
+        last = cp
+        if lv in wanted:
+            cps.append(cp)
     if cps and len(cps) == len(levels) and cps[-1].log10_time == -math.inf:
         s0 = float(cps[-1].extra.get("s", math.nan))
         raise BiasflowError(
@@ -305,7 +337,10 @@ def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, met
     if status == "ok" and len(cps) < len(levels):
         if floor_log10 is not None:
             status = "target_unreachable"
-            message = f"{floor_msg}: {log10_text(floor_log10, 6)} (reached every level above it)"
+            where = (f"; stopped at loss {log10_text(last.log10_loss, 6)}, log10 t = {last.log10_time:.4g}"
+                     if last is not None else "")
+            message = (f"{floor_msg}: {log10_text(floor_log10, 6)}{where}; ask for a loss above the floor"
+                       + (" or remove/relabel the hard points" if lossobj.task == "classification" else ""))
         else:
             status, message = "max_steps", message or "not every level was reached"
     elif status == "ok":
@@ -314,7 +349,7 @@ def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, met
     return Trajectory(status=status, checkpoints=cps, message=message, method=method, loss=lossobj.name,
                       model=model.config() if hasattr(model, "config") else {},
                       floor_log10=floor_log10 if status == "target_unreachable" else None, stats=stats,
-                      data=fingerprint(data))
+                      last=last, data=fingerprint(data))
 
 
 __all__ = ["METHODS", "flow", "flow_many", "LN10"]

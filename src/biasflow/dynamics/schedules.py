@@ -56,7 +56,6 @@ import math
 from collections.abc import Callable
 
 import jax.numpy as jnp
-import optax
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
@@ -243,12 +242,12 @@ def make_schedule(name: str = "constant", *, steps: int | None = None, warmup: i
     if key == "warmup":
         need(w >= 1, "needs warmup=W ≥ 1 steps")
 
-    kind = "step"
-    if key in ("constant", "warmup"):
-        mult = optax.constant_schedule(1.0)
-    elif key in ("loss", "normalized"):
-        mult = optax.constant_schedule(1.0)
-        kind = key
+    kind = key if key in ("loss", "normalized") else "step"
+    plain = key in ("constant", "warmup", "loss", "normalized")
+    if w or not plain:
+        import optax  # only where optax has the policy: a constant rate does not pay its import
+    if plain:
+        mult = _one
     elif key == "step":
         mult = optax.exponential_decay(1.0, transition_steps=p["l"], decay_rate=p["gamma"], staircase=True)
     elif key == "nstep":
@@ -272,6 +271,11 @@ def make_schedule(name: str = "constant", *, steps: int | None = None, warmup: i
         mult = optax.join_schedules([ramp, mult], boundaries=[w])
         p["warmup"] = w
     return Schedule(name=key, params=p, mult=mult, kind=kind)
+
+
+def _one(t):
+    """The constant multiplier 1 (a constant schedule)."""
+    return 1.0
 
 
 def parse_schedule(text: str | Schedule | None, steps: int | None = None) -> Schedule:

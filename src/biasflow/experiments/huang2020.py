@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _jax  # noqa: F401  (float64)
 from ..data import Dataset, make_dataset
 from ..dynamics.descent import descent, descent_many
 from ..dynamics.phases import initial_curvature, phase_map

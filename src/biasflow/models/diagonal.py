@@ -30,10 +30,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import jax.numpy as jnp
 import numpy as np
 
-from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from .decomposition import Decomposition
 from .memory import SOLVER_COPIES, check_memory
@@ -42,7 +40,16 @@ from .potentials import ExpPotential, Potential, PowerPotential, QuadPotential
 
 def _xp(z):
     """NumPy for NumPy input (the exact flow stays free of JAX), jax.numpy otherwise."""
-    return np if isinstance(z, (np.ndarray, np.generic, float)) else jnp
+    return np if isinstance(z, (np.ndarray, np.generic, float, int)) else _jnp()
+
+
+def _jnp():
+    """jax.numpy, imported on first use (this module serves the NumPy-only exact flow too)."""
+    import jax.numpy as jnp
+
+    from .. import _jax  # noqa: F401  (float64)
+
+    return jnp
 
 
 def _scales(d: int, alpha: float, shape) -> np.ndarray:
@@ -96,12 +103,12 @@ class Diagonal:
         return self.depth * math.log10(float(self.alpha)) if self.shape is None else None
 
     @property
-    def scales(self) -> jnp.ndarray:
-        """α_j = α·w0_j."""
-        return jnp.asarray(_scales(self.d, self.alpha, self.shape))
+    def scales(self) -> np.ndarray:
+        """α_j = α·w0_j (NumPy)."""
+        return _scales(self.d, self.alpha, self.shape)
 
     def init(self, key=None):
-        a = self.scales
+        a = _jnp().asarray(self.scales)
         return (a, a)
 
     def apply(self, params, X):
@@ -193,7 +200,7 @@ class Diagonal:
         if D == 1:
             return 2.0 * z
         if D == 2:
-            return 2.0 * a**2 * jnp.sinh(4.0 * z)
+            return 2.0 * a**2 * _xp(z).sinh(4.0 * z)
         v = self.c * a ** (D - 2) * z
         e = -D / (D - 2)
         return a**D * ((1.0 - v) ** e - (1.0 + v) ** e)
@@ -257,8 +264,9 @@ class UntiedDiagonal:
         return math.sqrt((self.u0**2 + self.v0**2) / 2.0)
 
     def init(self, key=None):
-        u = jnp.full(self.d, self.u0)
-        v = jnp.full(self.d, self.v0)
+        xp = _jnp()
+        u = xp.full(self.d, self.u0)
+        v = xp.full(self.d, self.v0)
         return (u, v, u, v) if self.branches == 2 else (u, v)
 
     def apply(self, params, X):
@@ -282,7 +290,7 @@ class UntiedDiagonal:
         """u² − v² per branch (docs/theory/diagonal.md §3.1)."""
         if self.branches == 2:
             up, vp, um, vm = params
-            return jnp.concatenate([up**2 - vp**2, um**2 - vm**2])
+            return _xp(up).concatenate([up**2 - vp**2, um**2 - vm**2])
         u, v = params
         return u**2 - v**2
 
@@ -341,9 +349,10 @@ class UntiedDiagonal:
 
     def beta_of_z(self, z):
         if self.branches == 2:
-            return (self.u0**2 + self.v0**2) * jnp.sinh(2.0 * z)
+            return (self.u0**2 + self.v0**2) * _xp(z).sinh(2.0 * z)
         s, t = self.u0 + self.v0, self.u0 - self.v0
-        return 0.25 * (s * s * jnp.exp(2.0 * z) - t * t * jnp.exp(-2.0 * z))
+        xp = _xp(z)
+        return 0.25 * (s * s * xp.exp(2.0 * z) - t * t * xp.exp(-2.0 * z))
 
 
 def make_diagonal(d, depth=None, alpha=1.0, shape=None, **_) -> Diagonal:

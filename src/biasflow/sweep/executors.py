@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import dataclasses
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,6 +139,33 @@ def run_sweep(
     )
 
 
+def _slots(client) -> int:
+    """Worker threads of the cluster (at least 1), waiting up to 10 s for a first worker to join."""
+    with contextlib.suppress(Exception):
+        client.wait_for_workers(1, timeout=10)
+    try:
+        return max(1, int(sum(client.nthreads().values())))
+    except Exception:  # noqa: BLE001 - a client that cannot tell: plan for one slot
+        return 1
+
+
+def cluster_batch_size(runs: int, batch: int, slots: int) -> int:
+    """Runs per task on a cluster with ``slots`` worker threads.
+
+    The config's ``batch`` (runs sharing data and loss are integrated together, which pays in-process) is
+    kept as the upper bound, but a batch never leaves a worker idle: the runs are cut into at least
+    2·slots tasks (two per worker thread, so one slow task does not hold the end of the sweep), or into
+    single runs when there are fewer runs than that.
+
+    >>> cluster_batch_size(32, 32, 2), cluster_batch_size(64, 32, 2), cluster_batch_size(3, 32, 8)
+    (8, 16, 1)
+    >>> cluster_batch_size(1000, 4, 2)     # small batches already keep every worker busy
+    4
+    """
+    per_task = runs // (2 * max(1, slots))
+    return max(1, min(batch, per_task))
+
+
 def _execute(cfg, out, runner, client, *, resume, text, on_progress, new_config):
     store, specs, todo = prepare(cfg, out, resume=resume, text=text, new_config=new_config)
     if text is not None:
@@ -146,7 +174,15 @@ def _execute(cfg, out, runner, client, *, resume, text, on_progress, new_config)
         atomic_write_text(Path(out) / "configs" / f"{config_id(cfg)}.toml", text)
         if not (Path(out) / "sweep.toml").exists():  # the first configuration; never overwritten
             atomic_write_text(Path(out) / "sweep.toml", text)
-    batches = make_batches(todo, cfg.batch)
+    size = cfg.batch
+    if client is not None:
+        slots = _slots(client)
+        size = cluster_batch_size(len(todo), cfg.batch, slots)
+    batches = make_batches(todo, size)
+    if client is not None:
+        print(f"biasflow sweep: {len(todo)} run(s) in {len(batches)} task(s) of at most {size} "
+              f"(batch = {cfg.batch} in the config) for {slots} Dask worker thread(s)",
+              file=sys.stderr, flush=True)
     total = len(todo)
     stats = {"done": 0, "failed": 0, "rows": 0, "statuses": {}}
 
