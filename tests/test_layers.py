@@ -80,15 +80,9 @@ def _upward(mod: str) -> list[str]:
     return [t for t in GRAPH[mod] if len(t.split(".")) >= 2 and LAYER.get(t.split(".")[1], -1) > LAYER[p[1]]]
 
 
-@pytest.mark.parametrize("mod", sorted(m for m in GRAPH if m != "biasflow.dynamics.descent"))
+@pytest.mark.parametrize("mod", sorted(GRAPH))
 def test_no_upward_imports(mod):
     assert not _upward(mod)
-
-
-@pytest.mark.xfail(strict=True, reason="descent's per-step margin gaps import bias.margins; moving them is "
-                   "a separate change (remove this mark when it lands)")
-def test_descent_has_no_upward_imports():
-    assert not _upward("biasflow.dynamics.descent")
 
 
 def test_models_import_nothing_above_them():
