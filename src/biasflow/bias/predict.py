@@ -320,19 +320,16 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     beta, lam, ok, it, gam = state["sol"]
     p = _qmu_prediction(model, data, pot, beta, lam, ok, it, gam, log10, t0)
     chk = _log_loss(loss, gam * (A @ p.predictor)) / LN10
-    p.certificate["log10_loss_check"] = chk
+    p = dataclasses.replace(p, certificate={**p.certificate, "log10_loss_check": chk})
     if p.status == "ok" and abs(chk - log10) > 1e-7 * max(1.0, abs(log10)):
-        p.status = "max_steps"
-        p.message = (
-            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message
-        )
+        p = dataclasses.replace(p, status="max_steps", message=(
+            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message))
     return p
 
 
 def _with_scale(model, pr: Prediction) -> Prediction:
     """Record the model's μ scale (its ``log10_mu_scale`` capability) on a prediction it produced."""
-    pr.log10_mu_scale = getattr(model, "log10_mu_scale", None)
-    return pr
+    return dataclasses.replace(pr, log10_mu_scale=getattr(model, "log10_mu_scale", None))
 
 
 # ------------------------------------------------------------------------------------------ dispatcher
@@ -424,7 +421,6 @@ def _predict(
                 potential=potential_of(model),
                 seconds=time.perf_counter() - t0,
             )
-            pr.references[r.norm] = r
             return pr
         from .kkt import lp_max_margin_best_effort
 
@@ -447,7 +443,6 @@ def _predict(
             potential=potential_of(model),
             seconds=time.perf_counter() - t0,
         )
-        pr.references["l2D"] = b
         return pr
     # regression
     if at_loss is not None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import BiasflowError, Status
 from ..levels import Level
+from ..models.options import fields as option_fields
 from .plan import batch_key, build_run, dataset_of, expand, make_batches, run_id  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------- runner
@@ -84,9 +85,10 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
 
 
 def config_columns(spec: dict) -> dict:
-    """The configuration columns of a run's rows (flat, typed for Parquet)."""
+    """The configuration columns of a run's rows (flat, typed for Parquet): the data, the model, one
+    column per model option (the fields of :class:`biasflow.models.options.ModelOptions`), the loss, the
+    method and the target level."""
     data = spec["data"]
-    shape = spec.get("shape")
     cols = {
         "sweep": spec.get("sweep", ""),
         "data": data
@@ -94,18 +96,23 @@ def config_columns(spec: dict) -> dict:
         else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
         "data_seed": data.get("seed") if isinstance(data, dict) else None,
         "model": spec["model"],
-        "depth": spec.get("depth") if spec.get("depth") is not None else _recorded_depth(spec["model"]),
-        "width": spec.get("width"),
-        "alpha": float(spec["alpha"]),
-        "shape": float(shape)
-        if isinstance(shape, (int, float))
-        else (json.dumps(shape) if shape is not None else None),
-        "loss": spec["loss"],
-        "method": spec.get("method", "auto"),
-        "seed": int(spec.get("seed", 0)),
-        "until_log10": float(spec["until_log10"]),
     }
+    for f in option_fields():
+        cols[f.name] = _option_column(f, spec.get(f.name, f.default))
+    if cols.get("depth") is None:
+        cols["depth"] = _recorded_depth(spec["model"])
+    cols.update(loss=spec["loss"], method=spec.get("method", "auto"), until_log10=float(spec["until_log10"]))
     return cols
+
+
+def _option_column(f, value):
+    """A model option as a typed column: ints as int, floats as float, a per-coordinate list as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return json.dumps(list(value))
+    kind = str(f.type)
+    return int(value) if kind.startswith("int") else float(value)
 
 
 def _base_row(spec: dict) -> dict:
