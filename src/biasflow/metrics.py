@@ -131,7 +131,7 @@ def _reference(key: str, name: str, depth: int):
 
 
 def _ref(p: Point, name: str):
-    r = reference(p.data, name, p.depth)
+    r = reference(p.data, name, _degree(p) if name == "l2D" else 2)
     if isinstance(r, Undefined):
         raise r
     return r
@@ -147,7 +147,8 @@ class Point:
         data: the training data; test: held-out data (``test_error``).
         log10_loss, log10_time: the level and log10 of the flow time (GD: t = Σ_k η_k).
         step: the GD step (descent records), else None.
-        depth: the model's degree D; model: the model's config (``model``, ``alpha``, ``shape``, ...).
+        depth: the model's degree D (None for a model that is not linear); model: the model's config
+            (``model``, ``alpha``, ``shape``, ...).
         limit: the model's limit prediction (ℒ → 0 or the interpolant) or None.
         qmu: the Q_μ prediction at this checkpoint's own loss level, or None.
         potential: the model's dual potential (recovers the flow's dual from β), or None.
@@ -162,7 +163,7 @@ class Point:
     log10_loss: float | None = None
     log10_time: float | None = None
     step: int | None = None
-    depth: int = 2
+    depth: int | None = 2
     model: dict = dataclasses.field(default_factory=dict)
     limit: Any = None
     qmu: Any = None
@@ -346,8 +347,15 @@ def _gap(norm):
     return f
 
 
+def _degree(p: Point) -> int:
+    """The model's degree D; Undefined for a model that is not linear (it has none)."""
+    if p.depth is None:
+        raise Undefined("the model is not linear: it has no degree D")
+    return int(p.depth)
+
+
 def _gap_l2D(p: Point) -> float:
-    D = p.depth
+    D = _degree(p)
     if D == 2:
         return _gap("l1")(p)
     if D < 2:
@@ -360,13 +368,13 @@ def _kkt(p: Point):
     from .bias.kkt import kkt_residual
 
     p.separating()
-    if p.depth < 2:
+    if _degree(p) < 2:
         raise Undefined("depth 1 has no ℓ_{2/D} KKT problem")
     return kkt_residual(p.beta, p.data, p.depth, tol_active=p.active_tol, tol_support=p.support_tol)
 
 
 def _kkt_offsupport(p: Point) -> float:
-    if p.depth != 2:
+    if _degree(p) != 2:
         raise Undefined("defined for D = 2 (the ℓ1 problem) only")
     return float(_kkt(p).offsupport)
 
@@ -478,7 +486,7 @@ for _m in [
     Metric("gamma_l1", "γ₁ = γ/‖β‖₁", "margin per unit ℓ1 norm", _GAPS, _gamma_p(lambda p: 1.0)),
     Metric("gamma_l2", "γ₂ = γ/‖β‖₂", "margin per unit ℓ2 norm", _GAPS, _gamma_p(lambda p: 2.0)),
     Metric("gamma_l2D", "γ_{2/D} = γ/‖β‖_{2/D} (D the model degree)", "margin per unit ℓ_{2/D} quasi-norm", _GAPS,
-           _gamma_p(lambda p: 2.0 / max(p.depth, 1))),
+           _gamma_p(lambda p: 2.0 / max(_degree(p), 1))),
     Metric("gap_l1", "1 − γ₁(β)/γ₁*, γ₁(β) = min_i y_i x_iᵀβ / ‖β‖₁ and γ₁* the ℓ1 max-margin (certified LP)",
            "dimensionless, ≤ 1; 0 at the ℓ1 max-margin direction", _GAPS, _cls(_gap("l1"))),
     Metric("gap_l2", "1 − γ₂(β)/γ₂*, γ₂* the ℓ2 max-margin (SVM, by NNLS on the dual)",
