@@ -262,7 +262,8 @@ def compare_path(
     give null ``*_qmu`` columns with the reason, not an error.
     """
     from ..levels import Level
-    from .predict import predict, predict_at_loss
+    from .margin_loss import predict_at_loss
+    from .predict import predict
 
     try:
         limit = predict(model, data)

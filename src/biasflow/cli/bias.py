@@ -312,7 +312,7 @@ def predict(
 def _predict_or_undefined(run, net, ds, level, loss):
     """One level of a multi-level prediction: a level where the prediction does not exist (not below
     ℓ(0)/n) is reported as its own row with status invalid_input and the reason, not as a fatal error."""
-    from ..bias.predict import Prediction
+    from ..bias.prediction import Prediction
     from ..errors import Status, UndefinedAtLevel
 
     try:
