@@ -237,24 +237,24 @@ def _support_size(p: Point) -> int:
     return len(_support(p.beta, p.support_tol))
 
 
-def _precision(which):
+def _support_overlap(which, over: str):
+    """|S(β) ∩ S(β̂)| divided by |S(β)| (``over="flow"``: precision) or |S(β̂)| (``"prediction"``: recall)."""
     def f(p: Point) -> float:
         s, ps = _support(p.beta, p.support_tol), _support(_pred(p, which).predictor, p.support_tol)
-        if not s:
-            raise Undefined("β = 0 has no support")
-        return len(s & ps) / len(s)
+        denom = s if over == "flow" else ps
+        if not denom:
+            raise Undefined("β = 0 has no support" if over == "flow" else "the prediction has an empty support")
+        return len(s & ps) / len(denom)
 
     return f
+
+
+def _precision(which):
+    return _support_overlap(which, "flow")
 
 
 def _recall(which):
-    def f(p: Point) -> float:
-        s, ps = _support(p.beta, p.support_tol), _support(_pred(p, which).predictor, p.support_tol)
-        if not ps:
-            raise Undefined("the prediction has an empty support")
-        return len(s & ps) / len(ps)
-
-    return f
+    return _support_overlap(which, "prediction")
 
 
 def _dist(which):

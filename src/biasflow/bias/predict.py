@@ -67,6 +67,14 @@ from .qmu import _with_scale, q_mu_margin, solve_qmu  # noqa: F401  (re-exported
 
 
 # ------------------------------------------------------------------------------------------ dispatcher
+def _prediction(model, data: Dataset, t0: float, *, with_potential: bool = False, **fields) -> Prediction:
+    """A :class:`Prediction` for ``model`` on ``data`` (its degree, config, the data and the seconds since
+    ``t0``; its dual potential when ``with_potential``)."""
+    return Prediction(depth=int(model.degree), model=model.config(), data=data,
+                      potential=potential_of(model) if with_potential else None,
+                      seconds=time.perf_counter() - t0, **fields)
+
+
 def predict(
     model,
     data: Dataset,
@@ -77,21 +85,12 @@ def predict(
     steps: int | None = None,
     least_squares: bool = False,
 ) -> Prediction:
-    """What theory predicts for ``model`` trained on ``data`` (see :func:`_predict`)."""
-    return _with_scale(model, _predict(model, data, at_loss, loss=loss, lr=lr, steps=steps,
-                                       least_squares=least_squares))
+    """What theory predicts for ``model`` trained on ``data`` (see :func:`_dispatch`), with the model's
+    μ scale recorded."""
+    return _with_scale(model, _dispatch(model, data, at_loss, loss, lr, steps, least_squares))
 
 
-def _predict(
-    model,
-    data: Dataset,
-    at_loss=None,
-    *,
-    loss: str | None = None,
-    lr: float | None = None,
-    steps: int | None = None,
-    least_squares: bool = False,
-) -> Prediction:
+def _dispatch(model, data: Dataset, at_loss, loss, lr, steps, least_squares) -> Prediction:
     """What theory predicts for ``model`` trained on ``data``, with a certificate.
 
     - classification, ``at_loss`` given: the Q_μ max-margin at that loss (diagonal models);
@@ -127,39 +126,30 @@ def _predict(
             from .transformed import predict_classification
 
             tp = predict_classification(model, data)
-            return Prediction(
+            return _prediction(model, data, t0,
                 kind="transformed",
                 task="classification",
                 predictor=np.asarray(tp.predictor, float),
                 status="ok",
                 message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
                 certificate=_jsonable_cert(tp),
-                depth=int(model.degree),
-                model=model.config() if hasattr(model, "config") else {},
-                data=data,
-                seconds=time.perf_counter() - t0,
             )
         D = int(model.degree)
         if D <= 2:
             r = max_margin(data, "l1" if D == 2 else "l2")
-            pr = Prediction(
+            pr = _prediction(model, data, t0, with_potential=True,
                 kind="l1" if D == 2 else "l2",
                 task="classification",
                 predictor=r.predictor / r.margin,
                 status=r.status,
                 message=f"{r.norm} max-margin (limit L -> 0), {r.solver}",
                 certificate=r.to_json()["certificate"] | {"margin": r.margin},
-                depth=D,
-                model=model.config(),
-                data=data,
-                potential=potential_of(model),
-                seconds=time.perf_counter() - t0,
             )
             return pr
         from .kkt import lp_max_margin_best_effort
 
         b = lp_max_margin_best_effort(data, D)
-        pr = Prediction(
+        pr = _prediction(model, data, t0, with_potential=True,
             kind="l2D",
             task="classification",
             predictor=b.predictor / b.margin,
@@ -171,11 +161,6 @@ def _predict(
                 "objective": b.objective,
                 "candidates": b.candidates,
             },
-            depth=D,
-            model=model.config(),
-            data=data,
-            potential=potential_of(model),
-            seconds=time.perf_counter() - t0,
         )
         return pr
     # regression
@@ -193,20 +178,16 @@ def _predict(
         from .transformed import predict_regression
 
         tp = predict_regression(model, data)
-        return Prediction(
+        return _prediction(model, data, t0,
             kind="transformed",
             task="regression",
             predictor=np.asarray(tp.predictor, float),
             status="ok",
             message=getattr(tp, "message", ""),
             certificate=_jsonable_cert(tp),
-            depth=int(model.degree),
-            model=model.config() if hasattr(model, "config") else {},
-            data=data,
-            seconds=time.perf_counter() - t0,
         )
     r = interpolate(model, data, least_squares=least_squares)
-    return Prediction(
+    return _prediction(model, data, t0, with_potential=True,
         kind="interpolant",
         task="regression",
         predictor=r.predictor,
@@ -214,11 +195,6 @@ def _predict(
         message=r.message,
         certificate=r.to_json()["certificate"],
         dual=r.dual,
-        depth=int(model.degree),
-        model=model.config(),
-        data=data,
-        potential=potential_of(model),
-        seconds=time.perf_counter() - t0,
     )
 
 

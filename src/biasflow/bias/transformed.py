@@ -182,15 +182,8 @@ def predict_classification(
                 f"diagonal, L = {L}: best-effort stationary point of min ‖β‖_{{2/{L}}} "
                 "(reweighted ℓ1); the flow's limit may be another stationary point",
             )
-        b = np.asarray(candidate, dtype=float)
-        kkt = transformed_kkt(b, data, L, space="identity")
-        return TransformedPrediction(
-            "l2/L-kkt",
-            b / float(np.min(data.A @ b)),
-            dec,
-            kkt,
-            f"diagonal, L = {L}: stationary point of min ‖β‖_{{2/{L}}} (KKT residual)",
-        )
+        return _candidate_prediction("l2/L-kkt", candidate, data, L, "identity", dec,
+                                     f"diagonal, L = {L}: stationary point of min ‖β‖_{{2/{L}}} (KKT residual)")
     if dec.kind == "fourier":
         if L == 1:
             r = max_margin(data, "l2")
@@ -211,15 +204,8 @@ def predict_classification(
                 "full-length conv, L = 2: the Fourier-ℓ1 max-margin (convex, SOCP)",
             )
         if candidate is not None:
-            b = np.asarray(candidate, dtype=float)
-            kkt = transformed_kkt(b, data, L, space="fourier")
-            return TransformedPrediction(
-                "fourier-l2/L-kkt",
-                b / float(np.min(data.A @ b)),
-                dec,
-                kkt,
-                f"full-length conv, L = {L}: stationarity of min ‖DFT β‖_{{2/{L}}}",
-            )
+            return _candidate_prediction("fourier-l2/L-kkt", candidate, data, L, "fourier", dec,
+                                         f"full-length conv, L = {L}: stationarity of min ‖DFT β‖_{{2/{L}}}")
         c = fourier_l2L_candidate(data, L)
         return TransformedPrediction(
             "fourier-l2/L-kkt",
@@ -254,6 +240,14 @@ def predict_classification(
         f"predictions in a complex numerically found transform are not implemented ({dec.reason}); "
         "use transformed_kkt on Decomposition.transform(β)"
     )
+
+
+def _candidate_prediction(problem, candidate, data, L, space, dec, message) -> TransformedPrediction:
+    """A given candidate β, normalized to minimum margin 1, certified by its ℓ_{2/L} KKT residual in
+    ``space`` (identity or Fourier)."""
+    b = np.asarray(candidate, dtype=float)
+    kkt = transformed_kkt(b, data, L, space=space)
+    return TransformedPrediction(problem, b / float(np.min(data.A @ b)), dec, kkt, message)
 
 
 def degenerate_coordinates(model, params) -> dict:
