@@ -107,3 +107,18 @@ def test_default_budget_is_three_quarters_of_machine_memory(monkeypatch):
     check_memory(machine_memory() * 0.74, "x", "y")
     with pytest.raises(BiasflowError, match="over the budget"):
         check_memory(machine_memory() * 0.76, "x", "y")
+
+
+def test_cli_refuses_oversize_before_allocating(cli, tmp_path, monkeypatch):
+    """flow / descent / lr-phases / interpolate: one stderr line (estimate, budget, machine memory, remedy)."""
+    from biasflow.data import gaussian, save
+
+    save(gaussian(n=10, d=30, k=1, seed=0), tmp_path / "d.npz")
+    monkeypatch.setenv("BIASFLOW_MEMORY_BUDGET", "1e6")
+    for args in (("flow", "--model", "dense", "--width", "100000"),
+                 ("descent", "--model", "uv", "--width", "100000", "--lr", "0.1", "--steps", "2"),
+                 ("lr-phases", "--model", "twolayer", "--width", "100000", "--loss", "exp")):
+        code, out, err = cli(*args[:1], "--data", tmp_path / "d.npz", *args[1:])
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code != 0 and out == "" and len(lines) == 1 and "Traceback" not in err, (args, err)
+        assert "needs an estimated" in err and "machine memory" in err and "reduce --width" in err, err
