@@ -9,14 +9,15 @@ The model of memory (bytes, float64 words of 8 bytes), calibrated against the pe
 real runs above a warmed-up process (``tests/test_memory.py``: estimate/peak within [0.5, 2]):
 
 - an autodiff (primal) gradient flow holds about :data:`PRIMAL_COPIES` θ-sized arrays: the DOP853 stages
-  and dense-output coefficients, the error estimate, the JAX parameters, the gradient and its host copy,
-  and SciPy's record of the state at every accepted step of the τ-clock phase (``solve_ivp`` without
-  ``t_eval`` keeps them all, so this part grows with the number of steps of that phase; the runs measured
-  took tens of steps), plus :data:`XLA_OVERHEAD` for the programs compiled at the model's shapes and
-  XLA's temporaries for the loss, gradient and Hessian-vector products;
+  (16 with its dense-output extension) and interpolant, the error estimate and its scaled copies, the JAX
+  parameters, the gradient and their host copies, and the transients of each evaluation (measured 48–81
+  copies on dense, uv and twolayer nets), plus :data:`XLA_OVERHEAD` for the programs compiled at the
+  model's shapes and XLA's temporaries for the loss, gradient and Hessian-vector products (the solvers do
+  not record the state at every step: :mod:`biasflow.dynamics.clock` asks ``solve_ivp`` for events only);
 - an exact (dual) flow holds solver copies of the n duals, the n×n Jacobian and its factorization, the data
   and its contiguous copies (see each model's ``memory_bytes``);
-- gradient descent holds the parameters, gradient and optimizer state a few times over, and its activations.
+- gradient descent holds the parameters, gradient and update a few times over (:data:`DESCENT_COPIES`),
+  its activations, and :data:`DESCENT_OVERHEAD` for the compiled loop.
 
 >>> format_bytes(3 * 1024**3)
 '3.0 GiB'
@@ -87,6 +88,22 @@ XLA_OVERHEAD = 64 * 1024**2
 """Compiled programs and XLA temporaries at a model's shapes (measured ≈ 63 MB above a warmed process)."""
 
 
+CONV_OVERHEAD = 16 * 1024**2
+"""The same for a convolutional net, whose programs are FFTs (measured ≈ 20 MB)."""
+
+DESCENT_COPIES = 4
+"""θ-sized arrays alive in compiled gradient descent (parameters, gradient, update; measured ≈ 4)."""
+
+DESCENT_OVERHEAD = 32 * 1024**2
+"""Compiled descent loop and XLA temporaries (measured ≈ 35 MB above a warmed process)."""
+
+
+def descent_bytes(n_params: int, n: int, d: int) -> int:
+    """Peak bytes of gradient descent on ``n_params`` parameters and n × d data:
+    ``DESCENT_OVERHEAD + 8·(DESCENT_COPIES·n_params + 2nd)``."""
+    return int(DESCENT_OVERHEAD + 8 * (DESCENT_COPIES * n_params + 2 * n * d))
+
+
 def primal_flow_bytes(n_params: int, n: int, d: int) -> int:
     """Peak bytes of an autodiff gradient flow of ``n_params`` parameters on n × d data:
     ``XLA_OVERHEAD + 8·(PRIMAL_COPIES·n_params + 2nd)`` (the data and one copy)."""
@@ -98,5 +115,8 @@ def require_memory(model, n: int = 0) -> None:
     check_memory(model.memory_bytes(n), f"{model.name} on {n} examples", "use a smaller model or fewer examples")
 
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "PRIMAL_COPIES", "SOLVER_COPIES", "XLA_OVERHEAD", "check_memory",
-           "format_bytes", "machine_memory", "memory_budget", "primal_flow_bytes", "require_memory"]
+__all__ = [
+    "CONV_OVERHEAD", "DEFAULT_MEMORY_BUDGET", "DESCENT_COPIES", "DESCENT_OVERHEAD", "PRIMAL_COPIES", "SOLVER_COPIES",
+    "XLA_OVERHEAD", "check_memory", "descent_bytes", "format_bytes", "machine_memory", "memory_budget",
+    "primal_flow_bytes", "require_memory",
+]
