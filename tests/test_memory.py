@@ -4,7 +4,8 @@ Each case runs in a fresh subprocess: it imports biasflow, trains a tiny instanc
 interpreter, JAX and the solver code are loaded and compiled), records the peak resident memory
 (``ru_maxrss``) as the baseline, then builds the model at the given size and trains it (gradient flow to
 the loss value 0.5; gradient descent for models without a predictor). The peak above the baseline must be
-within a factor 2 of ``memory_bytes(n)``, at sizes where the model dominates the process (≥ 40 MB).
+within a factor 2 of ``memory_bytes(n)``, at sizes where the model's own memory (≥ 20 MB above the warmed
+process; ``ru_maxrss`` resolves 1 kB) dominates what is measured.
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ CASES = {
     "dense": [(100, 10, {"width": 3000, "depth": 2}), (100, 10, {"width": 1000, "depth": 3})],
     "uv": [(100, 10, {"width": 3000}), (100, 10, {"width": 10000})],
     "twolayer": [(100, 10, {"width": 3000}), (100, 10, {"width": 10000})],
-    "relu": [(100, 10, {"width": 3000}), (100, 10, {"width": 10000})],
+    "relu": [(100, 10, {"width": 10000}), (100, 10, {"width": 30000})],
     "tensor": [(100, 10, {"width": 3000, "depth": 2}), (100, 10, {"width": 10000, "depth": 2})],
-    "conv": [(30000, 10, {"depth": 2}), (100000, 10, {"depth": 2})],
+    "conv": [(8192, 10, {"depth": 2}), (16384, 10, {"depth": 2})],
     "diagonal": [(50000, 200, {"depth": 2}), (20000, 1000, {"depth": 2}), (20000, 200, {"depth": 3})],
     "diagonal-untied": [(50000, 200, {})],
     "diagonal-uv": [(50000, 200, {})],
@@ -87,7 +88,7 @@ def test_every_registered_model_has_memory_cases():
                          ids=[f"{m}-{i}" for m, cs in CASES.items() for i in range(len(cs))])
 def test_memory_estimate_within_factor_two_of_measured_peak(name, d, n, opts):
     r = _measure(name, d, n, opts)
-    assert r["peak"] > 40e6, f"the run is too small to measure against the process baseline: {r}"
+    assert r["peak"] > 20e6, f"the run is too small to measure against the process baseline: {r}"
     ratio = r["estimate"] / r["peak"]
     assert 0.5 <= ratio <= 2.0, f"{name} d={d} n={n} {opts}: estimate/peak = {ratio:.2f} ({r})"
 
