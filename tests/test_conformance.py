@@ -149,7 +149,7 @@ def test_decomposition_transforms_predictors(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_option_is_documented_by_the_cli(name, cli):
-    for command in ("flow", "descent", "predict"):
+    for command in ("flow", "descent", "predict", "interpolate", "lr-phases"):
         code, out, _ = cli(command, "--help")
         assert code == 0
         for f in options(name):
@@ -210,8 +210,9 @@ def test_options_are_dataclass_fields_with_help():
         assert set(entry.options) <= {f.name for f in dataclasses.fields(ModelOptions)}, name
 
 
-def test_oversize_models_are_refused_before_allocating():
+def test_oversize_models_are_refused_before_allocating(monkeypatch):
     """memory_bytes(0) is checked by the constructor: a width-1e9 two-layer net is one clear error, at once."""
+    monkeypatch.setenv("BIASFLOW_MEMORY_BUDGET", str(2 * 1024**3))
     for name in ("uv", "relu", "twolayer"):
         with pytest.raises(BiasflowError, match=r"needs an estimated .* over the budget"):
             build_model(name, 10, width=10**9)

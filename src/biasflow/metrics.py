@@ -130,7 +130,7 @@ def _reference(key: str, name: str, depth: int):
 
 
 def _ref(p: Point, name: str):
-    r = reference(p.data, name, p.depth)
+    r = reference(p.data, name, _degree(p) if name == "l2D" else 2)
     if isinstance(r, Undefined):
         raise r
     return r
@@ -146,7 +146,8 @@ class Point:
         data: the training data; test: held-out data (``test_error``).
         log10_loss, log10_time: the level and log10 of the flow time (GD: t = Σ_k η_k).
         step: the GD step (descent records), else None.
-        depth: the model's degree D; model: the model's config (``model``, ``alpha``, ``shape``, ...).
+        depth: the model's degree D (None for a model that is not linear); model: the model's config
+            (``model``, ``alpha``, ``shape``, ...).
         limit: the model's limit prediction (ℒ → 0 or the interpolant) or None.
         qmu: the Q_μ prediction at this checkpoint's own loss level, or None.
         potential: the model's dual potential (recovers the flow's dual from β), or None.
@@ -162,7 +163,7 @@ class Point:
     log10_loss: float | None = None
     log10_time: float | None = None
     step: int | None = None
-    depth: int = 2
+    depth: int | None = 2
     model: dict = dataclasses.field(default_factory=dict)
     limit: Any = None
     qmu: Any = None
@@ -237,24 +238,24 @@ def _support_size(p: Point) -> int:
     return len(_support(p.beta, p.support_tol))
 
 
-def _precision(which):
+def _support_overlap(which, over: str):
+    """|S(β) ∩ S(β̂)| divided by |S(β)| (``over="flow"``: precision) or |S(β̂)| (``"prediction"``: recall)."""
     def f(p: Point) -> float:
         s, ps = _support(p.beta, p.support_tol), _support(_pred(p, which).predictor, p.support_tol)
-        if not s:
-            raise Undefined("β = 0 has no support")
-        return len(s & ps) / len(s)
+        denom = s if over == "flow" else ps
+        if not denom:
+            raise Undefined("β = 0 has no support" if over == "flow" else "the prediction has an empty support")
+        return len(s & ps) / len(denom)
 
     return f
+
+
+def _precision(which):
+    return _support_overlap(which, "flow")
 
 
 def _recall(which):
-    def f(p: Point) -> float:
-        s, ps = _support(p.beta, p.support_tol), _support(_pred(p, which).predictor, p.support_tol)
-        if not ps:
-            raise Undefined("the prediction has an empty support")
-        return len(s & ps) / len(ps)
-
-    return f
+    return _support_overlap(which, "prediction")
 
 
 def _dist(which):
@@ -347,8 +348,15 @@ def _gap(norm):
     return f
 
 
+def _degree(p: Point) -> int:
+    """The model's degree D; Undefined for a model that is not linear (it has none)."""
+    if p.depth is None:
+        raise Undefined("the model is not linear: it has no degree D")
+    return int(p.depth)
+
+
 def _gap_l2D(p: Point) -> float:
-    D = p.depth
+    D = _degree(p)
     if D == 2:
         return _gap("l1")(p)
     if D < 2:
@@ -361,13 +369,13 @@ def _kkt(p: Point):
     from .bias.kkt import kkt_residual
 
     p.separating()
-    if p.depth < 2:
+    if _degree(p) < 2:
         raise Undefined("depth 1 has no ℓ_{2/D} KKT problem")
     return kkt_residual(p.beta, p.data, p.depth, tol_active=p.active_tol, tol_support=p.support_tol)
 
 
 def _kkt_offsupport(p: Point) -> float:
-    if p.depth != 2:
+    if _degree(p) != 2:
         raise Undefined("defined for D = 2 (the ℓ1 problem) only")
     return float(_kkt(p).offsupport)
 
@@ -480,7 +488,7 @@ for _m in [
     Metric("gamma_l1", "γ₁ = γ/‖β‖₁", "margin per unit ℓ1 norm", _GAPS, _gamma_p(lambda p: 1.0)),
     Metric("gamma_l2", "γ₂ = γ/‖β‖₂", "margin per unit ℓ2 norm", _GAPS, _gamma_p(lambda p: 2.0)),
     Metric("gamma_l2D", "γ_{2/D} = γ/‖β‖_{2/D} (D the model degree)", "margin per unit ℓ_{2/D} quasi-norm", _GAPS,
-           _gamma_p(lambda p: 2.0 / max(p.depth, 1))),
+           _gamma_p(lambda p: 2.0 / max(_degree(p), 1))),
     Metric("gap_l1", "1 − γ₁(β)/γ₁*, γ₁(β) = min_i y_i x_iᵀβ / ‖β‖₁ and γ₁* the ℓ1 max-margin (certified LP)",
            "dimensionless, ≤ 1; 0 at the ℓ1 max-margin direction", _GAPS, _cls(_gap("l1"))),
     Metric("gap_l2", "1 − γ₂(β)/γ₂*, γ₂* the ℓ2 max-margin (SVM, by NNLS on the dual)",
@@ -589,6 +597,8 @@ for _name, _def, _unit in [
     ("gamma0", "initial batch-norm scale γ(0) (batchnorm model)", "non-zero number"),
     ("patches", "number of patches sharing the batch-normalized filter (batchnorm model)", "integer ≥ 1"),
     ("center", "batch norm re-centers with a trained shift (batchnorm model)", "boolean"),
+    ("widths", "inner sizes h_1,…,h_{L−1} of a matrix factorization (matrix model); null: the default", "text"),
+    ("init", "initialization law of the matrix model (KIND:eps=ε); null: the default", "text"),
     ("until_log10", "log10 of the target loss level", "log10 of a loss"),
     ("checkpoint", "index of the checkpoint within its run", "integer ≥ 0"),
     ("status", "the run's status (biasflow.errors.Status)", "ok | target_unreachable | diverged | max_steps | "

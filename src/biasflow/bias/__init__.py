@@ -4,7 +4,8 @@
 - :mod:`~biasflow.bias.kkt` — the non-convex ℓ_{2/L} problem: KKT residual, best-effort solver.
 - :mod:`~biasflow.bias.potentials` — Q-potentials of diagonal networks and their duals.
 - :mod:`~biasflow.bias.interpolate` — minimum-Q interpolants (the end of square-loss flow) by dual Newton.
-- :mod:`~biasflow.bias.predict` — the Q_μ max-margin at a finite loss; the ``predict`` dispatcher.
+- :mod:`~biasflow.bias.predict` — the ``predict`` dispatcher; :mod:`~biasflow.bias.qmu` and
+  :mod:`~biasflow.bias.margin_loss` — the Q_μ max-margin at a margin γ and at a loss level.
 - :mod:`~biasflow.bias.finite_step` — Even et al.'s effective initialization of GD.
 - :mod:`~biasflow.bias.compare` — per-checkpoint metrics of a trajectory against a prediction.
 """
@@ -25,6 +26,6 @@ from .margins import max_margin as max_margin
 from .margins import normalized_margin as normalized_margin
 from .potentials import Q as Q
 from .potentials import potential_of as potential_of
-from .predict import Prediction as Prediction
 from .predict import predict as predict
-from .predict import q_mu_margin as q_mu_margin
+from .prediction import Prediction as Prediction
+from .qmu import q_mu_margin as q_mu_margin

@@ -44,6 +44,7 @@ from ..metrics import (
     Point,
     evaluate,
 )
+from ..models.base import is_linear
 
 _RECORD = ("log10_loss", "log10_time", "step")
 BASE_COLUMNS = tuple(n for n in CHECKPOINT_METRICS if n not in (*_RECORD, *LIMIT_COLUMNS, *QMU_COLUMNS))
@@ -165,7 +166,7 @@ def measure(
     *,
     limit=None,
     qmu_at=None,
-    depth: int = 2,
+    depth: int | None = 2,
     model: dict | None = None,
     potential=None,
     test: Dataset | None = None,
@@ -269,7 +270,8 @@ def compare_path(
     Moroshko et al.'s description (0 iff ρ_nsv = 0). Levels where Q_μ is undefined (not below ℓ(0)/n)
     give null ``*_qmu`` columns with the reason, not an error.
     """
-    from .predict import predict, predict_at_loss
+    from .margin_loss import predict_at_loss
+    from .predict import predict
 
     try:
         limit = predict(model, data)
@@ -319,7 +321,8 @@ def measure_model(result, model, data: Dataset, *, limit: bool = False, teacher=
             pot = potential_of(model)
         except BiasflowError:
             pot = None
-    return measure(result, data, limit=pred, depth=max(1, int(getattr(model, "degree", 2))),
+    depth = max(1, int(model.degree)) if is_linear(model) else None
+    return measure(result, data, limit=pred, depth=depth,
                    model=model.config(), potential=pot, teacher=teacher,
                    mu_scale=getattr(model, "log10_mu_scale", None))
 

@@ -58,24 +58,23 @@ def margin(
 
 
 @app.command()
+@with_model_options
 def interpolate(
     data: str = typer.Option(
         ..., "--data", help="a regression data file (.npz/.csv/.parquet) or built-in set"
     ),
     model: str = typer.Option("diagonal", "--model", help="diagonal | diagonal-untied | diagonal-uv"),
-    depth: int = typer.Option(None, "--depth", help="depth D of the diagonal network (default 2)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
     least_squares: bool = typer.Option(
         False, "--least-squares", help="interpolate the least-squares fit when Xβ = y is inconsistent"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    **model_opts,
 ):
     """The minimum-Q interpolant: where square-loss gradient flow of a diagonal network converges."""
     from ..bias.interpolate import interpolate as run
 
     ds = load_data(data, task="regression")
-    net = make_model(model, ds, depth=depth, alpha=alpha, shape=parse_shape(shape))
+    net = make_model(model, ds, **model_opts)
     res = run(net, ds, least_squares=least_squares)
 
     def human(r):
@@ -320,7 +319,7 @@ def predict(
 def _predict_or_undefined(run, net, ds, level, loss):
     """One level of a multi-level prediction: a level where the prediction does not exist (not below
     ℓ(0)/n) is reported as its own row with status invalid_input and the reason, not as a fatal error."""
-    from ..bias.predict import Prediction
+    from ..bias.prediction import Prediction
     from ..errors import Status, UndefinedAtLevel
 
     try:

@@ -15,33 +15,31 @@ from ._common import (
     emit,
     load_data,
     make_model,
+    model_help,
     parse_loss,
-    parse_shape,
     progress,
     stderr,
+    with_model_options,
 )
 
-MODEL_HELP = "uv | diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | relu"
+MODEL_HELP = model_help()
 
 
 @app.command("lr-phases")
+@with_model_options
 def lr_phases(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. digits)"),
     model: str = typer.Option("uv", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help="depth D (diagonal) or number of layers L"),
-    width: int = typer.Option(None, "--width", help="hidden width (uv, dense, relu)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (diagonal models)"),
     loss: str = typer.Option("square", "--loss", help="square | logistic | exp"),
     eta_min: float = typer.Option(0.25, "--eta-min", help="smallest η in units of 2/λ0"),
     eta_max: float = typer.Option(8.0, "--eta-max", help="largest η in units of 2/λ0"),
     num: int = typer.Option(24, "--num", help="number of learning rates (log grid)"),
     steps: int = typer.Option(1000, "--steps", help="GD steps per learning rate"),
-    seed: int = typer.Option(0, "--seed", help="initialization seed (shared by all runs)"),
     batching: str = typer.Option("vmap", "--batching", help="vmap (one vectorized run; best on GPU) | map "
                                  "(rates one after another in one compiled program; often faster on CPU)"),
     out: str = typer.Option(None, "--out", help="write the figure here (DIR/lr_phases.svg and .png)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    **model_opts,
 ):
     """Sweep η over a log grid in units of 2/λ0 (λ0: top NTK eigenvalue at init), batched with vmap, and
     classify each run as lazy / catapult / unstable / divergent, with its peak loss and final sharpness."""
@@ -62,7 +60,8 @@ def lr_phases(
     lossobj = parse_loss(loss)
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
+    seed = model_opts.get("seed", 0)
     units = np.geomspace(eta_min, eta_max, num) if num > 1 else np.array([eta_min])
     with progress(f"lr-phases: {num} learning rates × {steps} steps", total=None) as _:
         pm = phase_map(net, ds, lossobj, units=units, steps=steps, seed=seed, batching=batching)

@@ -42,6 +42,10 @@ from scipy.integrate import solve_ivp
 from ..levels import LN10
 
 _RAISE = "raise max_steps; `biasflow flow --max-steps N` on the command line"
+_NO_STEPS = np.array([1e300])
+"""``t_eval`` for the event-driven phases: only the (never reached) end of the span, so that ``solve_ivp``
+does not keep the state at every accepted step (memory would grow with the number of steps); the
+checkpoints come from the events, and the steps taken are the same."""
 
 
 class LossClockSystem(Protocol):
@@ -195,7 +199,7 @@ def _time_clock(system, levels, *, floor_log10, rtol, atol, method, max_steps, c
     m = method or ("LSODA" if system.has_jacobian else "DOP853")
     kw = {"jac": jac} if system.has_jacobian and m in ("LSODA", "BDF", "Radau") else {}
     try:
-        sol = solve_ivp(f, (0.0, 1e300), x, method=m, events=events, rtol=rtol, atol=atol, **kw)
+        sol = solve_ivp(f, (0.0, 1e300), x, method=m, events=events, rtol=rtol, atol=atol, t_eval=_NO_STEPS, **kw)
     except _Budget:
         sol = None
     stats["nfev"] += counter.n
@@ -312,14 +316,15 @@ def _phase_tau(system, levels, *, floor_log10, rtol, atol, method_tau, max_steps
         events.append(ev_end)
         kw = {"jac": j1} if implicit and m1 in ("LSODA", "BDF", "Radau") else {}
         try:
-            sol = solve_ivp(f1, (0.0, 1e300), Y, method=m1, events=events, rtol=rtol, atol=atol, **kw)
+            sol = solve_ivp(f1, (0.0, 1e300), Y, method=m1, events=events, rtol=rtol, atol=atol, t_eval=_NO_STEPS,
+                            **kw)
         except _Budget:
             sol = None
         stats["nfev"] += counter.n
         stats["phases"].append({"clock": "tau", "method": m1, "nfev": counter.n})
         if sol is None:
             status, message = "max_steps", f"τ-clock phase used {max_steps} evaluations ({_RAISE})"
-        elif sol.status == -1 or not np.all(np.isfinite(sol.y[:, -1])):
+        elif sol.status == -1 or (len(sol.t_events[-1]) and not np.all(np.isfinite(sol.y_events[-1][0]))):
             status, message = "diverged", f"τ-clock solver failed: {sol.message}"
         else:
             for j, i in enumerate(p1_levels):

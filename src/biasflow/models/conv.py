@@ -33,7 +33,8 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
-from .tensor import SOLVER_COPIES, _positive_alpha, _positive_int, check_memory
+from .memory import CONV_OVERHEAD, PRIMAL_COPIES
+from .tensor import _positive_alpha, _positive_int, check_memory
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -86,8 +87,11 @@ class Conv:
         return all(k == self.d for k in self.kernel_sizes)
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: solver copies of the filters, the complex spectra of every layer, the data and a copy."""
-        return int(8 * (SOLVER_COPIES * sum(self.kernel_sizes) + 4 * self.depth * (self.d + 2) + 2 * n * self.d))
+        """Bytes of an autodiff flow of the filters (:data:`~biasflow.models.memory.PRIMAL_COPIES` copies),
+        the complex spectra of every layer, the data and a copy, and the programs XLA compiles for the
+        FFTs (:data:`~biasflow.models.memory.CONV_OVERHEAD`, smaller than a dense net's)."""
+        words = PRIMAL_COPIES * sum(self.kernel_sizes) + 4 * self.depth * (self.d + 2) + 2 * n * self.d
+        return int(CONV_OVERHEAD + 8 * words)
 
     def memory_estimate(self) -> int:
         """Bytes of the model itself (``memory_bytes(0)``)."""

@@ -32,7 +32,8 @@ import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
-from .tensor import SOLVER_COPIES, _positive_alpha, _positive_int, check_memory
+from .memory import primal_flow_bytes
+from .tensor import _positive_alpha, _positive_int, check_memory
 
 INITS = ("gaussian", "orthogonal", "balanced")
 
@@ -101,10 +102,11 @@ class Dense:
         return int(sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)))
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: the solver's working copies of the parameters, and the data with one copy (β is formed
-        by matrix–vector products, so no n × width activations). The width × width invariant matrices are
-        checked separately by :meth:`invariants`, which only diagnostics call."""
-        return int(8 * (SOLVER_COPIES * self.n_params + 2 * n * self.d))
+        """Bytes of an autodiff flow (:func:`~biasflow.models.memory.primal_flow_bytes`): the solver's
+        working copies of the parameters, XLA's programs and temporaries, and the data with one copy (β is
+        formed by matrix–vector products, so no n × width activations). The width × width invariant
+        matrices are checked separately by :meth:`invariants`, which only diagnostics call."""
+        return primal_flow_bytes(self.n_params, n, self.d)
 
     def memory_estimate(self) -> int:
         """Bytes of the model itself (``memory_bytes(0)``)."""

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
-from .memory import SOLVER_COPIES, check_memory
+from .memory import check_memory, descent_bytes
 from .uv import check_two_layer, gaussian_two_layer_init
 
 
@@ -57,8 +57,9 @@ class ReLU2:
     forward = apply  # the historical name
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: working copies of U, v, the data with one copy, and the n × N activations (three)."""
-        return int(8 * (SOLVER_COPIES * self.width * (self.d + 1) + 2 * n * self.d + 3 * n * self.width))
+        """Bytes of gradient descent (:func:`~biasflow.models.memory.descent_bytes`): copies of U, v, the
+        data with one copy, and the n × N activations (three)."""
+        return descent_bytes(self.width * (self.d + 1), n, self.d) + 8 * 3 * n * self.width
 
     def invariants(self, params):
         """Per neuron: v_k² − ‖U_k‖² (conserved by gradient flow for a 1-homogeneous activation)."""

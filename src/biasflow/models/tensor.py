@@ -18,8 +18,9 @@ entries (indices and values), so that the fully connected and convolutional inst
 - circular convolution (``convolution``): T[(j_1+⋯+j_L) mod d, j_1, …, j_L] = 1 with j_l < k_l, so
   β = w_1 ⊛ ⋯ ⊛ w_L (:class:`biasflow.models.Conv`).
 
-Every request is sized up front: a network whose estimated working memory exceeds the budget (2 GiB by
-default, ``BIASFLOW_MEMORY_BUDGET`` in bytes to change it) is refused with the estimate in the message.
+Every request is sized up front: a network whose estimated working memory exceeds the budget (3/4 of the
+machine memory by default, ``BIASFLOW_MEMORY_BUDGET`` in bytes to change it) is refused with the estimate
+in the message.
 
 >>> import numpy as np
 >>> net = TensorNetwork.diagonal(d=3, depth=2)
@@ -50,6 +51,7 @@ from .memory import (  # noqa: F401  (re-exported for the sibling model files)
     check_memory,
     format_bytes,
     memory_budget,
+    primal_flow_bytes,
 )
 
 
@@ -179,10 +181,11 @@ class TensorNetwork:
         return [np.asarray(v) for v in params]
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: the entries and their per-step products (≈ 4 nnz(L + 2) words), solver copies of the
-        parameters, and the data with one copy."""
+        """Bytes: the entries and their per-step products (≈ 4 nnz(L + 2) words) and an autodiff flow of
+        the parameters (:func:`~biasflow.models.memory.primal_flow_bytes`: solver copies, XLA's programs
+        and temporaries, the data with one copy)."""
         L = len(self.sizes)
-        return int(8 * (4 * self.nnz * (L + 2) + SOLVER_COPIES * sum(self.sizes) + 2 * n * self.d))
+        return int(8 * 4 * self.nnz * (L + 2)) + primal_flow_bytes(sum(self.sizes), n, self.d)
 
     def memory_estimate(self) -> int:
         """Bytes of the model itself (``memory_bytes(0)``)."""

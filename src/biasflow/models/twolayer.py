@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
-from .memory import SOLVER_COPIES, check_memory
+from .memory import check_memory, primal_flow_bytes
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -76,9 +76,10 @@ class TwoLayer:
         return (W.T @ W - jnp.outer(a, a)).ravel()
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: solver copies of the k(d + 1) parameters, the data with one copy, and the k × k invariants."""
-        k = self.width
-        return int(8 * (SOLVER_COPIES * k * (self.d + 1) + 2 * n * self.d + 2 * k * k))
+        """Bytes of an autodiff flow of the k(d + 1) parameters
+        (:func:`~biasflow.models.memory.primal_flow_bytes`; the k × k invariants are formed only by
+        diagnostics)."""
+        return primal_flow_bytes(self.width * (self.d + 1), n, self.d)
 
     def config(self) -> dict:
         return {"model": self.name, "depth": 2, "width": int(self.width), "alpha": float(self.alpha),

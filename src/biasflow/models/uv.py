@@ -48,7 +48,7 @@ import numpy as np
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from ..losses import get_loss
-from .memory import SOLVER_COPIES, check_memory
+from .memory import check_memory, primal_flow_bytes
 
 
 class UVState(NamedTuple):
@@ -122,8 +122,9 @@ class UV:
         return X @ self.predictor(params)
 
     def memory_bytes(self, n: int) -> int:
-        """Bytes: working copies of U, v (N(d + 1) words each) and the data with one copy."""
-        return int(8 * (SOLVER_COPIES * self.width * (self.d + 1) + 2 * n * self.d))
+        """Bytes of an autodiff flow of the N(d + 1) parameters U, v
+        (:func:`~biasflow.models.memory.primal_flow_bytes`)."""
+        return primal_flow_bytes(self.width * (self.d + 1), n, self.d)
 
     def predictor(self, params):
         """β = Uᵀv/√N."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import BiasflowError, Status
 from ..levels import Level
+from ..models.options import fields as option_fields
 from .plan import batch_key, build_run, dataset_of, expand, make_batches, run_id  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------------- runner
@@ -84,9 +85,10 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
 
 
 def config_columns(spec: dict) -> dict:
-    """The configuration columns of a run's rows (flat, typed for Parquet)."""
+    """The configuration columns of a run's rows (flat, typed for Parquet): the data, the model, one
+    column per model option (the fields of :class:`biasflow.models.options.ModelOptions`), the loss, the
+    method and the target level."""
     data = spec["data"]
-    shape = spec.get("shape")
     cols = {
         "sweep": spec.get("sweep", ""),
         "config_id": spec.get("config_id"),
@@ -95,38 +97,37 @@ def config_columns(spec: dict) -> dict:
         else f"{data['generator']}(n={data['n']},d={data['d']},k={data['k']})",
         "data_seed": data.get("seed") if isinstance(data, dict) else None,
         "model": spec["model"],
-        "depth": spec.get("depth") if spec.get("depth") is not None else _recorded_depth(spec["model"]),
-        "width": spec.get("width"),
-        "alpha": float(spec["alpha"]),
-        "shape": float(shape)
-        if isinstance(shape, (int, float))
-        else (json.dumps(shape) if shape is not None else None),
-        "loss": spec["loss"],
-        "method": spec.get("method", "auto"),
-        "seed": int(spec.get("seed", 0)),
-        "until_log10": float(spec["until_log10"]),
     }
-    cols.update(_model_option_columns(spec))
+    takes = _options_taken(spec["model"])
+    for f in option_fields():
+        value = spec.get(f.name, f.default) if f.name in _RECORDED or f.name in takes else None
+        cols[f.name] = _option_column(f, value)
+    if cols.get("depth") is None:
+        cols["depth"] = _recorded_depth(spec["model"])
+    cols.update(loss=spec["loss"], method=spec.get("method", "auto"), until_log10=float(spec["until_log10"]))
     return cols
 
 
-_TYPED_OPTIONS = {"group": str, "gamma0": float, "patches": int, "center": bool}
+_RECORDED = ("depth", "width", "alpha", "shape", "seed")
+"""Options recorded for every run; the others are null for models that do not take them."""
 
 
-def _model_option_columns(spec: dict) -> dict:
-    """Columns of the options only some models take, null for the others (and for a G-CNN's default
-    group, cyclic:n=d): group, gamma0, patches, center."""
+def _options_taken(name: str) -> set[str]:
     from ..models import MODELS
-    from ..models.options import fields
 
-    entry = MODELS.get(spec["model"])
-    takes = set(entry.options) if entry is not None else set()
-    defaults = {f.name: f.default for f in fields()}
-    out = {}
-    for name, typ in _TYPED_OPTIONS.items():
-        v = spec.get(name, defaults[name]) if name in takes else None
-        out[name] = None if v is None else typ(v)
-    return out
+    entry = MODELS.get(name)
+    return set(entry.options) if entry is not None else set()
+
+
+def _option_column(f, value):
+    """A model option as a typed column: ints as int, floats as float, text and flags as they are, a
+    per-coordinate list as JSON."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return json.dumps(list(value))
+    kind = str(f.type)
+    return int(value) if kind.startswith("int") else float(value) if kind.startswith("float") else value
 
 
 def _base_row(spec: dict) -> dict:
