@@ -45,6 +45,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "tensor": make_tensor,
     "uv": make_uv,
     "relu": make_relu,
+    "shallow": lambda d, **o: __import__("biasflow.models.shallow", fromlist=["make_shallow"]).make_shallow(d, **o),
 }
 """Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""
 
