@@ -292,6 +292,36 @@ class Shallow:
 
     forward = apply   # the name the descent loop uses for non-linear models
 
+    # ---- linear in the output layer: θ_out = (a, c[, u, v]) with f = Φ(X)θ_out + (nothing else) ----
+
+    def output_features(self, params, X) -> np.ndarray:
+        """Φ(X) = [σ(Xwᵀ + b), 1, (s·X, s)]: f(X) = Φ(X)θ_out exactly (NumPy, (n, P_out))."""
+        X = np.asarray(X, float)
+        X = X[:, None] if X.ndim == 1 else X
+        Z = X @ np.asarray(params["w"]).T + np.asarray(params["b"])
+        H = np.maximum(Z, 0.0) if self.activation == "relu" else np.abs(Z)
+        cols = [H, np.ones((X.shape[0], 1))]
+        if self.skip:
+            cols += [self.scale * X, np.full((X.shape[0], 1), self.scale)]
+        return np.hstack(cols)
+
+    def output_params(self, params) -> np.ndarray:
+        """θ_out = (a, c[, u, v]) as one vector (the order of :meth:`output_features`)."""
+        parts = [np.asarray(params["a"]).reshape(-1), np.asarray(params["c"]).reshape(1)]
+        if self.skip:
+            parts += [np.asarray(params["u"]).reshape(-1), np.asarray(params["v"]).reshape(1)]
+        return np.concatenate(parts)
+
+    def with_output_params(self, params, theta) -> dict:
+        """``params`` with the output layer replaced by the vector θ_out."""
+        N, d = int(self.width), int(self.d)
+        theta = np.asarray(theta, float)
+        out = dict(params)
+        out["a"], out["c"] = theta[:N], theta[N]
+        if self.skip:
+            out["u"], out["v"] = theta[N + 1:N + 1 + d], theta[N + 1 + d]
+        return out
+
     def predictor(self, params):
         raise BiasflowError("the shallow network is not linear in x and has no end-to-end predictor; "
                             "evaluate it on points with --grid or --eval")
