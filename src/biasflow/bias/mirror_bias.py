@@ -27,6 +27,7 @@ targets to the function is non-linear.
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 
 from ..dynamics.mirror_maps import Potential
@@ -62,7 +63,7 @@ def mirror_interpolant(F, r, potential="quadratic", *, kappa: float = 1.0, tol: 
         return float(m @ r - pot.conjugate(z))
 
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         z = F.T @ mu
         d = pot.inverse(z)
         g = r - F @ d                        # ∇ of the dual objective

@@ -56,7 +56,8 @@ class Potential:
             return cls(kind, 1.0)
         width = getattr(model, "width", None)
         if not width:
-            raise BiasflowError(f"--potential-scale scaled needs a model with a width (got {getattr(model, 'name', model)!r})")
+            name = getattr(model, "name", model)
+            raise BiasflowError(f"--potential-scale scaled needs a model with a width (got {name!r})")
         return cls(kind, float(width))
 
     # φ and its derivatives at z = κΔ

@@ -162,7 +162,7 @@ def output_flow(model, data, *, until_loss="1e-20", checkpoints=None, times=None
                 hi = n * (l0 - goal) / (2 * lmin) + 1.0
                 while log_loss(hi) > goal:
                     hi *= 2
-                t = brentq(lambda s: log_loss(s) - goal, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
+                t = brentq(lambda s, g=goal: log_loss(s) - g, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
                            maxiter=500)
         c = state(t)
         rec = {"log10_loss": (log_loss(t) / LN10), "time": t, "log10_time": math.log10(t) if t > 0 else -math.inf}
@@ -210,18 +210,31 @@ def _mirror_flow(model, p0, F, theta0, r0, y, until_loss, checkpoints, times, gr
     stop = lambda t, nu: log_loss(nu) - final_goal   # noqa: E731
     stop.terminal = True
     stop.direction = -1
-    # time horizon: the quadratic flow's time to the target, times the largest plausible slowdown
-    lam = np.linalg.eigvalsh(F @ F.T)
-    lmin = max(float(lam[0]), 1e-300)
-    t_end = float(max(times)) if times is not None else n * (log_loss(np.zeros(n)) - final_goal) / (2 * lmin) * 1e3 + 1
-    sol = solve_ivp(rhs, (0.0, t_end), np.zeros(n), method="Radau", jac=jac, rtol=rtol, atol=1e-14,
-                    events=None if times is not None else events + [stop], dense_output=True,
-                    t_eval=None if times is None else np.asarray(times, float))
-    recs = []
+    # Integrate over growing windows [t0, 4 t0] until the final level is crossed: the flow's time scale
+    # depends on the potential (a scaled potential slows the output layer by up to a factor N), so no fixed
+    # horizon fits all; each window restarts from the last state and keeps the events it found.
     if times is not None:
-        pts = list(zip(sol.t, sol.y.T))
+        sol = solve_ivp(rhs, (0.0, float(max(times))), np.zeros(n), method="Radau", jac=jac, rtol=rtol,
+                        atol=1e-14, t_eval=np.asarray(times, float))
+        pts, reached, nfev = list(zip(sol.t, sol.y.T, strict=True)), True, sol.nfev
     else:
-        pts = [(float(te[0]), ye[0]) for te, ye in zip(sol.t_events[:-1], sol.y_events[:-1]) if len(te)]
+        lam = np.linalg.eigvalsh(F @ F.T)
+        t0, t1, nu0 = 0.0, n / max(float(lam[-1]), 1e-300), np.zeros(n)
+        found: list[list] = [[] for _ in levels]
+        reached, nfev = False, 0
+        for _ in range(200):
+            sol = solve_ivp(rhs, (t0, t1), nu0, method="Radau", jac=jac, rtol=rtol, atol=1e-14,
+                            events=events + [stop])
+            nfev += sol.nfev
+            for k, (te, ye) in enumerate(zip(sol.t_events[:-1], sol.y_events[:-1], strict=True)):
+                if len(te) and not found[k]:
+                    found[k] = [float(te[0]), ye[0]]
+            if len(sol.t_events[-1]) or sol.status < 0:
+                reached = bool(len(sol.t_events[-1]))
+                break
+            t0, nu0, t1 = float(sol.t[-1]), sol.y[:, -1], 4 * t1
+        pts = [tuple(f) for f in found if f]
+    recs = []
     for t, nu in pts:
         rec = {"log10_loss": log_loss(nu) / LN10, "time": float(t), "log10_time": math.log10(t) if t > 0 else -math.inf}
         if grid is not None:
@@ -229,9 +242,9 @@ def _mirror_flow(model, p0, F, theta0, r0, y, until_loss, checkpoints, times, gr
             rec["function"] = {"x": _xlist(grid), "f": (f0g + Fg @ delta(nu)).tolist()}
         recs.append(rec)
     nu_end = pts[-1][1] if pts else sol.y[:, -1]
-    status = "ok" if (times is not None or (len(sol.t_events[-1]) > 0)) else "max_steps"
-    msg = (f"mirror flow ({pot.kind}, κ = {pot.kappa:g}) by Radau: {sol.nfev} evaluations"
-           if status == "ok" else f"mirror flow did not reach the target by t = {t_end:.3g} ({sol.message})")
+    status = "ok" if reached else "max_steps"
+    msg = (f"mirror flow ({pot.kind}, κ = {pot.kappa:g}) by Radau: {nfev} evaluations"
+           if status == "ok" else f"mirror flow did not reach the target by t = {float(sol.t[-1]):.3g} ({sol.message})")
     params = model.with_output_params(p0, theta0 + delta(nu_end))
     return FunctionTrajectory(status=status, checkpoints=recs, params=params, message=msg,
                               extra={"nu": nu_end.tolist()})
