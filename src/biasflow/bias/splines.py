@@ -60,34 +60,36 @@ def _zeta_pieces(law: InitLaw) -> list[tuple[float, float, float, int]]:
     raise BiasflowError(f"no piecewise-power form of ζ for the {law.kind} law")
 
 
-def _antider(s, m, p, q):
-    """∫ s^m (s − p)(s − q) ds, antiderivative at s (m ∈ {0, −4}); 0 at ±∞ for m = −4."""
-    if m == 0:
-        return s ** 3 / 3 - (p + q) * s * s / 2 + p * q * s
-    with np.errstate(divide="ignore", invalid="ignore"):
-        val = -1.0 / s + (p + q) / (2 * s * s) - p * q / (3 * s ** 3)
-    return np.where(np.isinf(s), 0.0, val)
-
-
 def zeta_abs_integral(law: InitLaw, x1, x2) -> np.ndarray:
     """I(x, x') = ∫ ζ(s)|x − s||x' − s| ds for all pairs (1-D points), exactly, for the uniform laws.
 
-    |x − s||x' − s| = ±(s − x)(s − x') on the pieces cut at x, x', so each piece is a polynomial times s^m.
+    |x − s||x' − s| = ±(s − x)(s − x') on the pieces cut at x, x' (+ outside [x, x'], − inside), so each
+    piece of ζ = coef·s^m contributes coef·[−F(c₀) + 2F(c₁) − 2F(c₂) + F(c₃)] with F the antiderivative and
+    c₀ ≤ c₁ ≤ c₂ ≤ c₃ the piece's ends and the two points clipped to it (an empty sub-interval adds 0).
     """
     x1 = np.asarray(x1, float).reshape(-1)[:, None]
     x2 = np.asarray(x2, float).reshape(-1)[None, :]
     lo_x, hi_x = np.minimum(x1, x2), np.maximum(x1, x2)
+    pq, sm = x1 * x2, x1 + x2
     total = np.zeros(np.broadcast_shapes(x1.shape, x2.shape))
     for lo, hi, coef, m in _zeta_pieces(law):
-        # three sub-intervals of [lo, hi]: below both points (+), between them (−), above both (+)
-        cuts = [np.full_like(total, lo), np.clip(lo_x, lo, hi), np.clip(hi_x, lo, hi), np.full_like(total, hi)]
-        for j, sign in ((0, 1.0), (1, -1.0), (2, 1.0)):
-            a, b = cuts[j], cuts[j + 1]
-            nonempty = b > a
-            with np.errstate(invalid="ignore"):
-                piece = _antider(b, m, x1, x2) - _antider(a, m, x1, x2)
-            total += np.where(nonempty, sign * coef * piece, 0.0)
+        c1, c2 = np.clip(lo_x, lo, hi), np.clip(hi_x, lo, hi)
+        F = (lambda s, m=m: _antider_pq(s, m, sm, pq))
+        total += coef * (-F(lo) + 2 * F(c1) - 2 * F(c2) + F(hi))
     return total
+
+
+def _antider_pq(s, m, sm, pq):
+    """:func:`_antider` with p + q and pq precomputed; s may be a scalar end (±inf allowed for m = −4)."""
+    if m == 0:
+        return s * (s * s / 3 - sm * s / 2 + pq)
+    if np.isscalar(s):
+        if math.isinf(s):
+            return 0.0
+        t = 1.0 / s
+        return t * (-1.0 + t * (sm / 2 - t * (pq / 3)))
+    t = 1.0 / s
+    return t * (-1.0 + t * (sm / 2 - t * (pq / 3)))
 
 
 def _arccos_relu(U1, U2):
