@@ -393,12 +393,22 @@ def discretized_function(X, y, law="pm1-uniform:a=2", *, grid=None, activation: 
 # --------------------------------------------------------------------------------------------- limits
 
 def natural_spline(x, y, at) -> np.ndarray:
-    """The natural cubic spline through (x, y) (SciPy ``CubicSpline(bc_type="natural")``), evaluated at ``at``."""
+    """The natural cubic spline through (x, y) (SciPy ``CubicSpline(bc_type="natural")``) at ``at``; outside
+    the data it continues linearly (its second derivative is 0 there), not as the end cubics.
+
+    >>> bool(abs(natural_spline([0, 1, 2], [0, 1, 0], [3.0])[0] - (-1.5)) < 1e-12)
+    True
+    """
     from scipy.interpolate import CubicSpline
 
     x = np.asarray(x, float).reshape(-1)
     order = np.argsort(x)
-    return CubicSpline(x[order], np.asarray(y, float).reshape(-1)[order], bc_type="natural")(np.asarray(at, float))
+    cs = CubicSpline(x[order], np.asarray(y, float).reshape(-1)[order], bc_type="natural")
+    at = np.asarray(at, float)
+    lo, hi = x[order][0], x[order][-1]
+    inside = cs(np.clip(at, lo, hi))
+    d1 = cs.derivative()
+    return np.where(at < lo, cs(lo) + d1(lo) * (at - lo), np.where(at > hi, cs(hi) + d1(hi) * (at - hi), inside))
 
 
 def polyharmonic_r3(X, y, at) -> np.ndarray:

@@ -85,7 +85,7 @@ def _compiled(model, pot: Potential, n: int, steps: int, batch: int):
                 idx = jax.random.choice(sub, n, (batch,), replace=False)
                 g = grad(th, X[idx], y[idx])
             z_new = jax.tree_util.tree_map(lambda zz, gg: zz - lr * gg, z, g)
-            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree_util.tree_leaves(theta(z_new))]))
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree_util.tree_leaves(z_new)]))
             ok = alive & jnp.isfinite(logl)
             move = ok & finite & (k < steps)
             z = jax.tree_util.tree_map(lambda a, b: jnp.where(move, a, b), z_new, z)

@@ -55,6 +55,8 @@ EXPERIMENTS: dict[str, str] = {
     "azulay2021": "biasflow.experiments.azulay2021",
     "yun2021": "biasflow.experiments.yun2021",
     "huang2020": "biasflow.experiments.huang2020",
+    "jin2023": "biasflow.experiments.jin2023",
+    "liang2025": "biasflow.experiments.liang2025",
 }
 """Reproductions by name → module (each defines ``run(out, quick)``)."""
 
