@@ -30,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bias.splines import (discretized_function, hull_grid, kernel, natural_spline, polyharmonic_r3,
-                            predict_function)
+from ..bias.splines import discretized_function, hull_grid, kernel, natural_spline, polyharmonic_r3, predict_function
 from ..data import make_dataset
 from ..dynamics.output_layer import output_flow
 from ..models.shallow import InitLaw, Shallow
@@ -58,10 +57,10 @@ def zeta_check() -> float:
                 q = (abs(s) <= law.a) / (2 * law.a)
             elif law.kind == "uniform":
                 pts = [law.ab / abs(s), -law.ab / abs(s)] if s else None
-                q = integrate.quad(lambda w, s=s: abs(w) ** 3 * float(abs(w * s) <= law.ab) / (4 * law.aw * law.ab),
+                q = integrate.quad(lambda w, s=s, law=law: abs(w) ** 3 * float(abs(w * s) <= law.ab) / (4 * law.aw * law.ab),
                                    -law.aw, law.aw, points=pts, epsabs=0, epsrel=1e-13, limit=200)[0]
             else:
-                q = integrate.quad(lambda w, s=s: abs(w) ** 3 * math.exp(-w * w / (2 * law.sw ** 2) - (w * s) ** 2 / (2 * law.sb ** 2))
+                q = integrate.quad(lambda w, s=s, law=law: abs(w) ** 3 * math.exp(-w * w / (2 * law.sw ** 2) - (w * s) ** 2 / (2 * law.sb ** 2))
                                    / (2 * math.pi * law.sw * law.sb), -12 * law.sw, 12 * law.sw, epsabs=0, epsrel=1e-13)[0]
             worst = max(worst, abs(float(law.zeta(s)) - q) / max(q, 1e-300))
     return worst
