@@ -403,3 +403,33 @@ def test_full_network_gradient_descent_through_descent():
     assert errs[0] < 1e-5 and 0.45 < errs[1] / errs[0] < 0.55
     full = descent(Shallow(d=1, width=400), ds, "square", lr=1e-3, steps=300)
     assert full.status == "ok" and full.loss[-1] < full.loss[0]
+
+
+# ------------------------------------------------------------------ evaluation points
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("1,0,5", "LO must be < HI"), ("0,1,1", "NUM must be ≥ 2"), ("0,1", "three numbers"),
+    ("a,1,3", "must be numbers"), ("0,1,2.5", "NUM must be an integer"), ("0,inf,3", "finite"),
+])
+def test_grid_errors(text, needle):
+    from biasflow.grids import parse_grid
+
+    with pytest.raises(BiasflowError, match=needle):
+        parse_grid(text)
+
+
+def test_eval_points_from_files_and_dimension_checks(tmp_path):
+    from biasflow.grids import eval_points, function_json
+
+    np.savez(tmp_path / "p.npz", X=np.array([[0.0, 1.0], [2.0, 3.0]]))
+    np.savetxt(tmp_path / "p.csv", np.array([[0.5], [1.5]]), delimiter=",")
+    assert eval_points(None, str(tmp_path / "p.npz"), 2).shape == (2, 2)
+    assert eval_points(None, str(tmp_path / "p.csv"), 1)[:, 0].tolist() == [0.5, 1.5]
+    with pytest.raises(BiasflowError, match="use --eval|pass the points with --eval"):
+        eval_points("0,1,3", None, 2)
+    with pytest.raises(BiasflowError, match="dimension 2 but the data have d = 3"):
+        eval_points(None, str(tmp_path / "p.npz"), 3)
+    with pytest.raises(BiasflowError, match="not both"):
+        eval_points("0,1,3", str(tmp_path / "p.csv"), 1)
+    assert function_json(np.array([[0.0], [1.0]]), [2, 3]) == {"x": [0.0, 1.0], "f": [2.0, 3.0]}
