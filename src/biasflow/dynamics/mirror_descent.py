@@ -121,6 +121,10 @@ def mirror_descent(model, data, potential: str = "quadratic", scale: str = "unsc
         raise BiasflowError(f"steps must be an integer ≥ 1 (got {steps!r})")
     pot = Potential.for_model(potential, scale, model)
     n = data.n
+    if callable(getattr(model, "memory_bytes", None)):
+        from ..models.shallow import require_memory
+
+        require_memory(model, n)
     batch = n if batch_size is None else int(batch_size)
     if not 1 <= batch <= n:
         raise BiasflowError(f"batch size must be between 1 and n = {n} (got {batch_size!r})")

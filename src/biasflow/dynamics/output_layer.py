@@ -109,6 +109,10 @@ def output_flow(model, data, *, until_loss="1e-20", checkpoints=None, times=None
         raise BiasflowError("the output-layer flow uses the square loss; give regression data")
     X, y = np.asarray(data.X, float), np.asarray(data.y, float)
     n = X.shape[0]
+    if callable(getattr(model, "memory_bytes", None)):
+        from ..models.shallow import require_memory
+
+        require_memory(model, n)
     p0 = model.init(jax.random.PRNGKey(int(seed))) if params0 is None else params0
     p0 = {k: np.asarray(v) for k, v in p0.items()}
     F = model.output_features(p0, X)

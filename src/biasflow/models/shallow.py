@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import field
 from typing import ClassVar
 
@@ -366,6 +367,36 @@ class Shallow:
         return np.concatenate(out) if out else np.zeros(0)
 
 
+def available_memory() -> int:
+    """Bytes of memory available to this process (MemAvailable from /proc/meminfo, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 2 ** 62
+
+
+def require_memory(model, n: int, available: int | None = None) -> None:
+    """Refuse (one line) before allocating when ``model.memory_bytes(n)`` exceeds the available memory.
+
+    >>> require_memory(Shallow(width=10 ** 7), 10 ** 5, available=2 ** 34)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    biasflow.errors.BiasflowError: width 10000000 on 100000 points needs about 4.8e+13 bytes ...
+    """
+    need = int(model.memory_bytes(int(n)))
+    have = available_memory() if available is None else int(available)
+    if need > have:
+        raise BiasflowError(f"width {getattr(model, 'width', '?')} on {n} points needs about {need:.2g} bytes but only "
+                            f"{have:.2g} are available; use a smaller --width or fewer points")
+
+
 def make_shallow(d, depth=None, width=None, alpha=None, shape=None, seed=0, **options) -> Shallow:
     """Factory for :data:`biasflow.models.MODELS` (``--model shallow``; options as the dataclass fields)."""
     if depth not in (None, 2):
@@ -377,4 +408,4 @@ def make_shallow(d, depth=None, width=None, alpha=None, shape=None, seed=0, **op
     return Shallow(d=int(d), width=1000 if width is None else int(width), seed=int(seed), **kw)
 
 
-__all__ = ["InitLaw", "Shallow", "make_shallow", "sphere_abs_moment"]
+__all__ = ["InitLaw", "Shallow", "available_memory", "make_shallow", "require_memory", "sphere_abs_moment"]
