@@ -433,3 +433,17 @@ def test_eval_points_from_files_and_dimension_checks(tmp_path):
     with pytest.raises(BiasflowError, match="not both"):
         eval_points("0,1,3", str(tmp_path / "p.csv"), 1)
     assert function_json(np.array([[0.0], [1.0]]), [2, 3]) == {"x": [0.0, 1.0], "f": [2.0, 3.0]}
+
+
+def test_mirror_flow_ode_of_any_model_matches_exact_flow():
+    """mirror_flow (DOP853 on ζ, any model with apply) with the quadratic potential on a frozen first layer is
+    gradient flow: it equals the closed-form output-layer flow at the same time (solver tolerance 1e-10)."""
+    from biasflow.dynamics.mirror_descent import mirror_flow
+
+    ds = make_dataset(X6[:, None], Y6, task="regression")
+    m = Shallow(d=1, width=40, train="output")
+    p0 = m.init(jax.random.PRNGKey(4))
+    params, log10_loss, _ = mirror_flow(m, ds, "quadratic", time=0.5, params0=p0, rtol=1e-11, atol=1e-13)
+    exact = output_flow(m, ds, times=[0.5], params0=p0, grid=HULL)
+    assert np.max(np.abs(m.evaluate(params, HULL) - np.array(exact.checkpoints[0]["function"]["f"]))) < 1e-8
+    assert abs(log10_loss - exact.checkpoints[0]["log10_loss"]) < 1e-6
