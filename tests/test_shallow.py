@@ -443,7 +443,18 @@ def test_mirror_flow_ode_of_any_model_matches_exact_flow():
     ds = make_dataset(X6[:, None], Y6, task="regression")
     m = Shallow(d=1, width=40, train="output")
     p0 = m.init(jax.random.PRNGKey(4))
-    params, log10_loss, _ = mirror_flow(m, ds, "quadratic", time=0.5, params0=p0, rtol=1e-11, atol=1e-13)
+    res = mirror_flow(m, ds, "quadratic", time=0.5, params0=p0, rtol=1e-11, atol=1e-13)
     exact = output_flow(m, ds, times=[0.5], params0=p0, grid=HULL)
-    assert np.max(np.abs(m.evaluate(params, HULL) - np.array(exact.checkpoints[0]["function"]["f"]))) < 1e-8
-    assert abs(log10_loss - exact.checkpoints[0]["log10_loss"]) < 1e-6
+    assert np.max(np.abs(m.evaluate(res.params, HULL) - np.array(exact.checkpoints[0]["function"]["f"]))) < 1e-8
+    assert abs(res.checkpoints[-1]["log10_loss"] - exact.checkpoints[0]["log10_loss"]) < 1e-6
+
+
+def test_function_flow_routes_on_capability():
+    """Exact when linear in the trained parameters (mirror flow with a potential too); refused for all layers."""
+    from biasflow.dynamics.mirror_descent import function_flow
+
+    ds = make_dataset(X6[:, None], Y6, task="regression")
+    res = function_flow(Shallow(d=1, width=30, train="output"), ds, until_loss="1e-8", checkpoints=["1e-3"])
+    assert res.status == "ok" and [round(c["log10_loss"], 9) for c in res.checkpoints] == [-3.0, -8.0]
+    with pytest.raises(BiasflowError, match="non-smooth ODE"):
+        function_flow(Shallow(d=1, width=30), ds)

@@ -63,7 +63,7 @@ class FunctionTrajectory:
 
 
 def _require_linear(model):
-    if not callable(getattr(model, "output_features", None)) or not getattr(model, "linear", False):
+    if not callable(getattr(model, "output_features", None)) or not getattr(model, "linear_in_params", False):
         raise BiasflowError("the exact output-layer flow needs a model that is linear in its trained parameters "
                             "(for the shallow model: --train output)")
 

@@ -231,8 +231,9 @@ class Shallow:
         return 2
 
     @property
-    def linear(self) -> bool:
-        """True when the model is linear in its trainable parameters (``train="output"``)."""
+    def linear_in_params(self) -> bool:
+        """True when the model is linear in its trainable parameters (``train="output"``): the capability
+        that makes its gradient flow exact (:mod:`biasflow.dynamics.output_layer`)."""
         return self.train == "output"
 
     @property
