@@ -181,7 +181,8 @@ def mirror_flow(model, data, potential: str = "quadratic", scale: str = "unscale
 
     SciPy ``solve_ivp`` on the flattened dual coordinates with a jitted right-hand side — LSODA with the
     exact Jacobian (``jax.jacfwd``) up to 3000 parameters, DOP853 beyond — either up to ``time`` or until the
-    mean loss reaches ``until_loss`` (loss levels as events, over growing time windows). Returns a :class:`~biasflow.dynamics.output_layer.FunctionTrajectory`.
+    mean loss reaches ``until_loss`` (loss levels as events, over growing time windows).
+    Returns a :class:`~biasflow.dynamics.output_layer.FunctionTrajectory`.
     """
     import jax
     import jax.numpy as jnp
