@@ -154,14 +154,16 @@ def run_process(cmd):
 
 
 def main():
+    from biasflow.levels import Level
+
     ds = gaussian(n=N, d=D_IN, k=5, seed=0)
     A = np.asarray(ds.A)
     model = Diagonal(d=D_IN, depth=2, alpha=ALPHA)
     print(f"problem: n={N}, d={D_IN}, 5-sparse teacher, D=2, alpha={ALPHA}, exp loss, target 1e{TARGET:.0f}")
 
     # 1. warm in-process
-    flow(model, ds, "exp", until=TARGET)  # warm-up (imports, caches)
-    tr, t_ours = best_of(lambda: flow(model, ds, "exp", until=TARGET))
+    flow(model, ds, "exp", until=Level.from_log10(TARGET))  # warm-up (imports, caches)
+    tr, t_ours = best_of(lambda: flow(model, ds, "exp", until=Level.from_log10(TARGET)))
     print(f"[1] biasflow flow warm: {t_ours:.3f} s (best of 3), status {tr.status}, "
           f"{tr.stats['nfev']} RHS evaluations  [target <= 1 s]")
     budget = 60.0
@@ -202,7 +204,7 @@ def main():
           "[target <= 1e-6]")
 
     # 4. 1e-30 vs fixed-step GD
-    _, t30 = best_of(lambda: flow(model, ds, "exp", until=-30.0))
+    _, t30 = best_of(lambda: flow(model, ds, "exp", until="1e-30"))
     gd_seconds = max(2.0, 20 * t30)
     lvl, k, hist = numpy_gd(A, ALPHA, gd_seconds)
     (k1, l1), (k2, l2) = hist[len(hist) // 2], hist[-1]
@@ -216,7 +218,7 @@ def main():
     # 5. 16-alpha batch
     alphas = np.logspace(-3, 1, 16)
     models = [Diagonal(d=D_IN, depth=2, alpha=float(a)) for a in alphas]
-    _, t16 = best_of(lambda: flow_many(models, ds, "exp", until=TARGET), repeats=1)
+    _, t16 = best_of(lambda: flow_many(models, ds, "exp", until=Level.from_log10(TARGET)), repeats=1)
     print(f"[5] 16-alpha sweep (flow_many) to 1e-10000: {t16:.3f} s = {t16 / t_ours:.2f}x one run  "
           "[target <= 4x]")
 
@@ -243,7 +245,7 @@ def main():
     levels = list(-np.logspace(0, 3, 32))
     models3 = [Diagonal(d=100, depth=2, alpha=float(a)) for a in np.logspace(-4, 2, 32)]
     t = time.perf_counter()
-    trs3 = flow_many(models3, ds3, "exp", until=-1000.0, checkpoints=levels)
+    trs3 = flow_many(models3, ds3, "exp", until="1e-1000", checkpoints=[Level.from_log10(v) for v in levels])
     print(f"[8] 32 alpha x 32 levels to 1e-1000 (n=50, d=100): {time.perf_counter() - t:.2f} s, "
           f"statuses {sorted({tr.status for tr in trs3})}  [target <= 60 s]")
     return 0

@@ -111,12 +111,18 @@ def bare_scan_seconds(net, ds, lr, steps) -> float:
 def bench_flow(label: str, model, ds, until: float) -> None:
     try:
         from biasflow.dynamics.flow import flow
+        from biasflow.levels import Level
     except ImportError as e:  # the flow module is developed in parallel
         print(f"{label}: skipped, biasflow.dynamics.flow unavailable ({e})")
         return
     t0, c0 = time.perf_counter(), time.process_time()
     traj = flow(
-        model, ds, "exp", until=until, checkpoints=[-10.0, -100.0][: 1 + (until <= -100)], method="autodiff"
+        model,
+        ds,
+        "exp",
+        until=Level.from_log10(until),
+        checkpoints=[Level.from_log10(v) for v in [-10.0, -100.0][: 1 + (until <= -100)]],
+        method="autodiff",
     )
     sec, cpu = time.perf_counter() - t0, time.process_time() - c0
     fin = traj.final

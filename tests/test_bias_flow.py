@@ -12,6 +12,7 @@ from biasflow.bias.potentials import potential_of
 from biasflow.bias.predict import predict, predict_at_loss
 from biasflow.data import builtin, gaussian
 from biasflow.dynamics.flow import flow
+from biasflow.levels import Level
 from biasflow.models import Diagonal
 
 SPARSE = builtin("sparse")
@@ -58,7 +59,7 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
         psi = pot.scaled(1.0 / gam)
         bt = c.predictor / gam
         np.testing.assert_allclose(psi.beta(SPARSE.A.T @ nu), bt, rtol=1e-9, atol=1e-12 * np.abs(bt).max())
-        p = predict_at_loss(m, SPARSE, c.log10_loss)
+        p = predict_at_loss(m, SPARSE, Level.from_log10(c.log10_loss))
         primal_pred, primal_flow = psi.Q(p.predictor), psi.Q(bt)
         dual_flow = float(nu.sum() - np.sum(psi.value(SPARSE.A.T @ nu)))
         assert dual_flow <= primal_pred * (1 + 1e-9) + 1e-12
@@ -69,7 +70,7 @@ def test_mu_representation_and_qmu_optimality(d2_flows):
 def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
     m = Diagonal(d=30, depth=2, alpha=1.0)
     rows = compare_path(d2_flows[1.0], m, SPARSE)
-    p = predict_at_loss(m, SPARSE, -100.0)
+    p = predict_at_loss(m, SPARSE, "1e-100")
     for c in d2_flows[1.0].checkpoints:
         r2 = compare(
             type(d2_flows[1.0])(
@@ -79,10 +80,10 @@ def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
         )[0]  # no ν: recovered from β
         r1 = compare(type(d2_flows[1.0])(status="ok", checkpoints=[c]), p)[0]
         assert r1["rho_nsv"] == pytest.approx(r2["rho_nsv"], abs=1e-6)
-    dist = [r["dist_pred"] for r in rows]
+    dist = [r["dist_qmu"] for r in rows]
     assert dist[0] > dist[1] > dist[2]  # the Q_μ description improves with accuracy
     assert dist[2] < 0.05
-    assert all(0 <= r["rho_nsv_pred"] <= r["rho_nsv"] + 1e-12 for r in rows)
+    assert all(0 <= r["rho_nsv_qmu"] <= r["rho_nsv"] + 1e-12 for r in rows)
 
 
 def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
@@ -94,4 +95,4 @@ def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
     assert row["rho_nsv"] >= 0.3
     svm = max_margin(SPARSE, "l2").predictor
     assert row["support_size"] < np.sum(np.abs(svm) > 1e-3 * np.abs(svm).max())
-    assert row["dist_pred"] > 0.1
+    assert row["dist_qmu"] > 0.1

@@ -15,6 +15,7 @@ from biasflow.bias.margins import max_margin, normalized_margin
 from biasflow.bias.predict import predict, q_mu_margin
 from biasflow.data import gaussian, make_dataset
 from biasflow.errors import BiasflowError
+from biasflow.levels import Level
 from biasflow.models import Diagonal, UntiedDiagonal
 from biasflow.trajectory import Checkpoint, Trajectory
 
@@ -142,13 +143,19 @@ def test_compare_columns_and_self_consistency():
     p = predict(m, SPARSE, at_loss="1e-10")
     l2 = max_margin(SPARSE, "l2")
     rows = compare(_traj([p.predictor * p.gamma, l2.predictor], [-10.0, -10.0]), p)
-    assert set(rows[0]) == set(COLUMNS)
+    # a Q_μ prediction fills the *_qmu columns, not the limit ones; every null column has a reason
+    assert set(rows[0]) - {"log10_loss", "log10_time", "reasons"} <= set(COLUMNS)
+    assert not set(rows[0]) & {"dist_pred", "support_recall", "rho_nsv_pred", "support_precision"}
     r0, r1 = rows
-    assert all(isinstance(v, float) for v in r0.values())
-    assert r0["dist_pred"] < 1e-12 and r0["rho_nsv"] < 1e-9 and r0["gamma"] == pytest.approx(p.gamma)
+    assert {k for k, v in r0.items() if v is None} == set(r0["reasons"])
+    assert all(isinstance(v, (int, float)) for k, v in r0.items() if k != "reasons" and v is not None)
+    assert r0["dist_qmu"] < 1e-12 and r0["rho_nsv"] < 1e-9 and r0["gamma"] == pytest.approx(p.gamma)
     assert r1["gap_l2"] == pytest.approx(0.0, abs=1e-12) and r1["gap_l1"] > 0.1
-    assert r0["gap_l2D"] == r0["gap_l1"] and math.isnan(r0["residual"])
-    assert 0 <= r0["support_recall"] <= 1 and r1["dist_pred"] > 1e-2
+    assert r0["gap_l2D"] == r0["gap_l1"] and r0["residual"] is None and "regression" in r0["reasons"]["residual"]
+    assert 0 <= r0["support_recall_qmu"] <= 1 and r1["dist_qmu"] > 1e-2
+    # at another level the Q_μ columns are null with the reason, not a wrong number
+    r2 = compare(_traj([p.predictor * p.gamma], [-20.0]), p)[0]
+    assert r2["dist_qmu"] is None and "compare_path" in r2["reasons"]["dist_qmu"]
 
 
 def test_compare_test_error_and_regression_rows():
@@ -160,7 +167,8 @@ def test_compare_test_error_and_regression_rows():
     pr = predict(Diagonal(d=30, depth=2, alpha=0.05), REG)
     rr = compare_predictor(pr.predictor, pr)
     assert rr["residual"] < 1e-12 and rr["dist_pred"] < 1e-14 and rr["kkt_q"] < 1e-9
-    assert rr["l1_ratio"] >= 1 - 1e-9 and math.isnan(rr["gamma"])
+    assert rr["l1_ratio"] >= 1 - 1e-9 and rr["gamma"] is None
+    assert rr["gap_obj_l1"] == pytest.approx(rr["l1_ratio"] - 1, abs=1e-15)
     with pytest.raises(BiasflowError, match="shape"):
         compare_predictor(np.ones(3), pr)
 
@@ -175,7 +183,7 @@ def test_qmu_certificates_on_random_data(n, d, depth, log_alpha, loss_exp, seed)
     y = np.where(X @ rng.standard_normal(d) >= 0, 1.0, -1.0)
     ds = make_dataset(X, y)
     lv = -max(10**loss_exp, math.log10(n) + 1.0)
-    p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=lv)
+    p = predict(Diagonal(d=d, depth=depth, alpha=10**log_alpha), ds, at_loss=Level.from_log10(lv))
     c = p.certificate
     assert p.status == "ok", p.message
     assert c["duality_gap"] <= 1e-9 and c["infeasibility"] <= 1e-9

@@ -64,7 +64,7 @@ def test_predict_levels_and_trajectory_comparison(cli, tmp_path):
     code, out, err = cli("predict", "--data", "sparse", "--alpha", "0.5", "--trajectory", str(f), "--json")
     assert code == 0, err
     rows = json.loads(out)["comparison"]
-    assert len(rows) == 2 and all(row["dist_pred"] < 1e-9 for row in rows)
+    assert len(rows) == 2 and all(row["dist_qmu"] < 1e-9 for row in rows)
     code, out, _ = cli("predict", "--data", "sparse", "--alpha", "0.5", "--trajectory", str(f))
     assert code == 0 and "rho_nsv" in out
 

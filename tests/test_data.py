@@ -43,7 +43,7 @@ def test_csv_header_and_zero_one_labels(tmp_path, capsys):
 @pytest.mark.parametrize(
     "X, y, fragment",
     [
-        ([[1.0, np.nan]], [1.0], "row 0, column 1"),
+        ([[1.0, np.nan]], [1.0], "X\\[0, 1\\]"),
         ([[1.0, 2.0]], [np.inf], "non-finite"),
         ([[1.0, 2.0], [3.0, 4.0]], [1.0], "2 rows but y has 1"),
         ([1.0, 2.0], [1.0, 1.0], "2-D"),

@@ -270,5 +270,9 @@ def test_nonlinear_relu_model_through_forward():
     X, y = jnp.asarray(CLS.X), jnp.asarray(CLS.y)
     H = hessian_dense(lambda p: jnp.mean(jnp.logaddexp(0.0, -y * m.forward(p, X))), r.params)
     assert abs(r.sharpness[-1] - float(np.linalg.eigvalsh(np.asarray(H))[-1])) < 1e-8 * abs(r.sharpness[-1])
+    # a non-linear model has no linear predictor (no raising stub), and gradient flow refuses it by capability
+    assert not hasattr(m, "predictor")
+    from biasflow.dynamics.flow import flow
+
     with pytest.raises(BiasflowError, match="not linear"):
-        m.predictor(r.params)
+        flow(m, CLS, "logistic", until="1e-2")

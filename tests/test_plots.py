@@ -77,6 +77,6 @@ def test_auto_figures(tmp_path):
 
 
 def test_no_finite_values_is_a_clear_error(tmp_path):
-    rows = [{"alpha": 1.0, "log10_loss": None, "gap_l1": None, "status": "error"}]
+    rows = [{"alpha": 1.0, "log10_loss": None, "gap_l1": None, "status": "failed"}]
     with pytest.raises(BiasflowError, match="no rows with finite"):
         plots.phase_diagram(rows, tmp_path)

@@ -69,7 +69,7 @@ def test_report_for_plain_sweep(sweep_dir):
     assert ctx["title"] == "Sweep toy" and ctx["claims"] == []
     assert 'name = "toy"' in ctx["config"] and "name = &#34;toy&#34;" in html  # the config is shown
     assert len(ctx["table_rows"]) == 8  # one line per run
-    assert {s["status"] for s in ctx["statuses"]} == {"ok", "error"}
+    assert {s["status"] for s in ctx["statuses"]} == {"ok", "failed"}
     assert {p.name for p in (sweep_dir / "figures").glob("phase_gap_l1*.svg")} == {
         "phase_gap_l1_D2.svg",
         "phase_gap_l1_D3.svg",

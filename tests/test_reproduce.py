@@ -90,7 +90,7 @@ def test_woodworth_and_azulay_claims_can_fail():
             "dist_l2": 0.5,
             "dist_l1": 0.5,
             "recovery_error": 0.5,
-            "l1_ratio": 0.1,
+            "gap_obj_l1": 0.1,
         }
         for D in (2, 3)
         for a in (0.001, 0.01, 1.0, 10.0)

@@ -186,15 +186,15 @@ def test_in_process_sweep_stores_all_and_failures(tmp_path):
         cfg, tmp_path / "out", runner=toy_runner, text=BASE, on_progress=lambda d, t, i: seen.append((d, t))
     )
     assert s.runs == 8 and s.executed == 8 and s.skipped == 0
-    # the batch holding α = 13, depth 3 raised: each of its runs is stored with status "error"
+    # the batch holding α = 13, depth 3 raised: each of its runs is stored with status "failed"
     st_ = Store(tmp_path / "out")
     rows = st_.query(
         "SELECT status, count(DISTINCT run_id) AS n FROM results GROUP BY status ORDER BY status"
     )
-    bad = [r for r in rows if r["status"] == "error"]
+    bad = [r for r in rows if r["status"] == "failed"]
     assert (
         bad
-        and "boom" in st_.query("SELECT message FROM results WHERE status = 'error' LIMIT 1")[0]["message"]
+        and "boom" in st_.query("SELECT message FROM results WHERE status = 'failed' LIMIT 1")[0]["message"]
     )
     assert sum(r["n"] for r in rows) == 8
     assert seen[0] == (0, 8) and seen[-1] == (8, 8)
@@ -223,7 +223,9 @@ def test_resume_skips_stored_and_refuses_without(tmp_path):
         calls.extend(s["run_id"] for s in batch)
         return single_runner(batch)
 
-    s2 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)
+    with pytest.raises(BiasflowError, match="another configuration.*--new-config"):  # a grown grid
+        run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)
+    s2 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True, new_config=True)
     assert s2.skipped == 4 and s2.executed == 4 and len(calls) == 4
     assert len(Store(tmp_path / "o").run_ids()) == 8
     s3 = run_sweep(cfg, tmp_path / "o", runner=counting, resume=True)

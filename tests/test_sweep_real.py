@@ -52,9 +52,12 @@ def test_rows_at_exact_levels_with_certified_gaps(real_store):
         assert 0 <= r["gap_l1"] < 1 and 0 <= r["gap_l2"] < 1
         # THEORY §8.13: log(1/L) − log n ≤ γ ≤ log(1/L) at every exp-loss checkpoint
         log_inv = -r["log10_loss"] * math.log(10)
-        assert log_inv - math.log(n) - 1e-9 <= r["margin"] <= log_inv + 1e-9
-        # THEORY §3.5: log10 μ = log10(α^D / log(1/L))
-        assert r["log10_mu"] == pytest.approx(2 * math.log10(r["alpha"]) - math.log10(log_inv))
+        assert log_inv - math.log(n) - 1e-9 <= r["gamma"] <= log_inv + 1e-9
+        # THEORY §3.5: μ = α^D/γ exactly, hence α^D/log(1/L) ≤ μ ≤ α^D/(log(1/L) − log n)
+        assert r["log10_mu"] == pytest.approx(2 * math.log10(r["alpha"]) - math.log10(r["gamma"]), abs=1e-12)
+        lo = 2 * math.log10(r["alpha"]) - math.log10(log_inv)
+        hi = 2 * math.log10(r["alpha"]) - math.log10(log_inv - math.log(n))
+        assert lo - 1e-12 <= r["log10_mu"] <= hi + 1e-12
         assert r["status"] == "ok" and r["method"] == "auto" and r["sweep"] == "real"
 
 

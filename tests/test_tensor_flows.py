@@ -12,10 +12,11 @@ from biasflow.bias.transformed import fourier_l1, fourier_l1_max_margin
 from biasflow.data import gaussian
 from biasflow.dynamics.balance import invariant_drift, monitor
 from biasflow.dynamics.flow import flow
+from biasflow.levels import Level
 from biasflow.models import Conv, Dense, Diagonal, TensorNetwork
 
 DS = gaussian(n=6, d=8, k=1, seed=0)
-LEVELS = [-5.0, -20.0, -100.0]
+LEVELS = [Level.from_log10(v) for v in (-5.0, -20.0, -100.0)]
 
 
 def _decreasing(v):
@@ -56,8 +57,8 @@ def test_tensor_conv_and_conv_flows_agree():
     """Two parametrizations of the same network (FFT conv model and the sparse tensor) give one trajectory."""
     conv = Conv(d=8, depth=2, alpha=0.3, seed=0)
     ten = TensorNetwork.convolution(8, 2).with_init(conv.init())
-    a = flow(conv, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0])
-    b = flow(ten, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0])
+    a = flow(conv, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"])
+    b = flow(ten, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"])
     assert a.status == b.status == "ok"
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         np.testing.assert_allclose(
@@ -69,8 +70,8 @@ def test_tensor_diagonal_autodiff_matches_exact_dual_flow():
     """The diagonal tensor network (autodiff primal path) vs Diagonal's exact dual flow (THEORY.md §3.2)."""
     diag = Diagonal(d=8, depth=2, alpha=0.5)
     ten = TensorNetwork.diagonal(8, 2, branches=2, alpha=0.5)
-    a = flow(diag, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0], method="exact")
-    b = flow(ten, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0])
+    a = flow(diag, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"], method="exact")
+    b = flow(ten, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"])
     assert a.status == b.status == "ok"
     for ca, cb in zip(a.checkpoints, b.checkpoints, strict=True):
         np.testing.assert_allclose(
@@ -158,7 +159,7 @@ def test_sign_locked_diagonal_keeps_signs_along_flow():
 
     net = TensorNetwork.diagonal(8, 2, alpha=0.5, init="constant")
     assert degenerate_coordinates(net, net.init())["sign_locked"] == list(range(8))
-    traj = flow(net, DS, "exp", until=-20.0, checkpoints=[-5.0, -20.0])
+    traj = flow(net, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"])
     assert traj.status == "ok"
     assert all(np.all(np.asarray(c.predictor) > 0) for c in traj.checkpoints)
     # whereas the ℓ1 max-margin needs negative coordinates on these data
@@ -173,7 +174,7 @@ def test_fc_regression_limit_is_min_l2_at_rate_alpha():
     b2 = predict_regression(Dense(d=16, depth=2, width=4), reg).predictor
     dist = []
     for a in (0.1, 0.05):
-        traj = flow(Dense(d=16, depth=2, width=4, alpha=a, seed=0), reg, "square", until=-14.0)
+        traj = flow(Dense(d=16, depth=2, width=4, alpha=a, seed=0), reg, "square", until="1e-14")
         assert traj.status == "ok"
         dist.append(np.linalg.norm(traj.final.predictor - b2) / np.linalg.norm(b2))
     assert dist[1] < dist[0] < 0.2

@@ -19,8 +19,10 @@ from .dynamics.descent import descent_many as descent_many
 from .dynamics.flow import flow as flow
 from .dynamics.flow import flow_many as flow_many
 from .errors import BiasflowError as BiasflowError
+from .errors import Status as Status
 from .estimators import GradientFlowClassifier as GradientFlowClassifier
 from .estimators import GradientFlowRegressor as GradientFlowRegressor
+from .levels import Level as Level
 from .levels import parse_level as parse_level
 from .losses import get_loss as get_loss
 from .models import UV as UV

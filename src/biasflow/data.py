@@ -28,7 +28,7 @@ Task = Literal["classification", "regression"]
 TASKS = ("classification", "regression")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A validated data set. Build with :func:`make_dataset`, a loader, a generator or :func:`builtin`.
 
@@ -47,6 +47,9 @@ class Dataset:
     @property
     def n(self) -> int:
         return int(self.X.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Dataset(name={self.name!r}, task={self.task!r}, n={self.n}, d={self.d})"
 
     @property
     def d(self) -> int:
@@ -69,23 +72,47 @@ class Dataset:
         )
 
 
-def make_dataset(X, y, task: Task = "classification", name: str = "data", where: str = "data") -> Dataset:
+def make_dataset(
+    X, y, task: Task = "classification", name: str = "data", where: str = "data", lines=None
+) -> Dataset:
     """Validate and build a :class:`Dataset`; every problem is one clear :class:`BiasflowError`.
 
-    Labels {0, 1} are converted to {−1, +1} for classification, with a notice on stderr.
+    Labels {0, 1} are converted to {−1, +1} for classification, with a notice on stderr. Problems are
+    located as Python indices (``X[i, j]``, ``y[i]``) for arrays, or as 1-based file lines when ``lines``
+    (the file line of each row) is given by a loader.
 
     >>> make_dataset([[1.0, 2.0]], [0.5]).y
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at row 0. ...
+    biasflow.errors.BiasflowError: data: classification labels must be -1/+1 (or 0/1); found 0.5 at y[0]. ...
+    >>> make_dataset([[1.0], [2.0], [3.0]], [0, 1, 2])
+    Traceback (most recent call last):
+    ...
+    biasflow.errors.BiasflowError: data: y has 3 classes (0, 1, 2); biasflow classifies two classes ...
     """
     if task not in TASKS:
         raise BiasflowError(f"{where}: unknown task {task!r}; use one of {', '.join(TASKS)}")
+
+    def at(i: int, j: int | None = None) -> str:
+        if lines is not None:
+            return f"line {lines[i]}" + ("" if j is None else f", column {j + 1}")
+        return f"y[{i}]" if j is None else f"X[{i}, {j}]"
+
+    for arr_name, arr in (("X", X), ("y", y)):
+        try:
+            kind = np.asarray(arr).dtype.kind
+        except (TypeError, ValueError):  # ragged: reported by the conversion below
+            kind = "f"
+        if kind not in "biufO":  # object arrays (e.g. from pandas) are fine when their entries are numbers
+            what = {"c": "complex", "U": "text", "S": "bytes", "O": "object", "M": "date", "m": "time"}
+            raise BiasflowError(
+                f"{where}: {arr_name} holds {what.get(kind, kind)} values; it must hold real numbers"
+            )
     try:
         X = np.array(X, dtype=np.float64)
         y = np.array(y, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise BiasflowError(f"{where}: X and y must be numeric arrays ({e})") from None
+        raise BiasflowError(f"{where}: X and y must hold real numbers ({e})") from None
     if X.ndim != 2:
         raise BiasflowError(f"{where}: X must be a 2-D array (n × d); got shape {X.shape}")
     if y.ndim == 2 and 1 in y.shape:
@@ -100,22 +127,31 @@ def make_dataset(X, y, task: Task = "classification", name: str = "data", where:
         raise BiasflowError(f"{where}: empty data (X has shape {X.shape}); need n ≥ 1 and d ≥ 1")
     bad = np.argwhere(~np.isfinite(X))
     if bad.size:
-        i, j = bad[0]
+        i, j = (int(v) for v in bad[0])
         raise BiasflowError(
-            f"{where}: X has a non-finite value ({X[i, j]}) at row {i}, column {j}; remove or impute it"
+            f"{where}: X has a non-finite value ({X[i, j]}) at {at(i, j)}; remove or impute it"
         )
     bad_y = np.flatnonzero(~np.isfinite(y))
     if bad_y.size:
-        raise BiasflowError(f"{where}: y has a non-finite value ({y[bad_y[0]]}) at row {bad_y[0]}")
+        i = int(bad_y[0])
+        raise BiasflowError(f"{where}: y has a non-finite value ({y[i]}) at {at(i)}; remove or impute it")
     if task == "classification":
-        values = set(np.unique(y).tolist())
+        classes = np.unique(y)
+        values = set(classes.tolist())
         if values <= {0.0, 1.0} and 0.0 in values:
             print(f"notice: {where}: labels 0/1 converted to -1/+1", file=sys.stderr)
             y = 2.0 * y - 1.0
+        elif classes.size > 2:
+            shown = ", ".join(f"{v:g}" for v in classes[:5]) + (", …" if classes.size > 5 else "")
+            raise BiasflowError(
+                f"{where}: y has {classes.size} classes ({shown}); biasflow classifies two classes "
+                "(labels -1/+1 or 0/1): keep two of them (one-vs-one), or use the square loss for "
+                "real-valued targets"
+            )
         elif not values <= {-1.0, 1.0}:
             i = int(np.flatnonzero((y != 1.0) & (y != -1.0))[0])
             raise BiasflowError(
-                f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at row {i}. "
+                f"{where}: classification labels must be -1/+1 (or 0/1); found {y[i]:g} at {at(i)}. "
                 "For real-valued targets use the square loss (regression)"
             )
     X.setflags(write=False)
@@ -136,6 +172,7 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
     if p.is_dir():
         raise BiasflowError(f"data path {str(p)!r} is a directory; give a .npz, .csv or .parquet file")
     suffix = p.suffix.lower()
+    lines = None
     try:
         if suffix == ".npz":
             with np.load(p, allow_pickle=False) as z:
@@ -146,7 +183,7 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
                     )
                 X, y = z["X"], z["y"]
         elif suffix == ".csv":
-            X, y = _read_csv(p)
+            X, y, lines = _read_csv(p)
         elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -159,24 +196,34 @@ def load(path: str | Path, task: Task = "classification") -> Dataset:
             raise BiasflowError(f"{p}: unknown data format {suffix!r}; use .npz, .csv or .parquet")
     except BiasflowError:
         raise
-    except (OSError, ValueError, KeyError) as e:
-        raise BiasflowError(f"{p}: cannot read data file ({type(e).__name__}: {e})") from None
-    return make_dataset(X, y, task=task, name=p.stem, where=str(p))
+    except PermissionError:
+        raise BiasflowError(f"{p}: permission denied; make the data file readable") from None
+    except Exception as e:  # noqa: BLE001 - empty, truncated or foreign files raise many kinds of errors
+        kind = {".npz": "a NumPy .npz archive with arrays X and y", ".csv": "a CSV file of numbers",
+                ".parquet": "a Parquet table of numbers (last column y)"}[suffix]
+        what = "the file is empty" if p.stat().st_size == 0 else f"{type(e).__name__}: {e}".splitlines()[0]
+        raise BiasflowError(
+            f"{p}: cannot read data file ({what}); it must be {kind}"
+        ) from None
+    return make_dataset(X, y, task=task, name=p.stem, where=str(p), lines=lines)
 
 
-def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Rows of a CSV file and the 1-based file line of each row (blank lines and a header skipped)."""
     text = p.read_text()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        raise BiasflowError(f"{p}: empty CSV file")
+    numbered = [(k, ln) for k, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if not numbered:
+        raise BiasflowError(f"{p}: empty CSV file; it must hold rows of numbers (features…, y)")
     start = 0
     try:
-        [float(v) for v in lines[0].split(",")]
+        [float(v) for v in numbered[0][1].split(",")]
     except ValueError:
         start = 1  # header row
     rows = []
     width = None
-    for k, ln in enumerate(lines[start:], start=start + 1):
+    line_of = []
+    for k, ln in numbered[start:]:
+        line_of.append(k)
         cells = ln.split(",")
         if width is None:
             width = len(cells)
@@ -191,7 +238,7 @@ def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
     if width is None or width < 2:
         raise BiasflowError(f"{p}: need at least two columns (features…, y)")
     arr = np.array(rows, dtype=np.float64)
-    return arr[:, :-1], arr[:, -1]
+    return arr[:, :-1], arr[:, -1], line_of
 
 
 def _is_float(s: str) -> bool:
@@ -310,3 +357,24 @@ def resolve(spec: str | Path, task: Task | None = None) -> Dataset:
             ds = make_dataset(ds.X, ds.y, task=task, name=ds.name, where=s)
         return ds
     return load(s, task=task or "classification")
+
+
+def fingerprint(data: Dataset) -> dict:
+    """Identity of a data set: sha256 over X's and y's bytes (C order) with their shapes and dtypes.
+
+    Stored in every result (flow/descent JSON, sweep rows) so that a result is never compared with other
+    data by mistake.
+
+    >>> a, b = gaussian(n=5, d=3, seed=0), gaussian(n=5, d=3, seed=1)
+    >>> fingerprint(a) == fingerprint(a), fingerprint(a)["sha256"] == fingerprint(b)["sha256"]
+    (True, False)
+    """
+    import hashlib
+
+    X = np.ascontiguousarray(np.asarray(data.X))
+    y = np.ascontiguousarray(np.asarray(data.y))
+    h = hashlib.sha256()
+    for arr in (X, y):
+        h.update(f"{arr.shape}|{arr.dtype.str}|".encode())
+        h.update(arr.tobytes())
+    return {"sha256": h.hexdigest(), "shape": [int(s) for s in X.shape], "dtype": X.dtype.str, "task": data.task}

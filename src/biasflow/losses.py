@@ -30,6 +30,7 @@ import jax.numpy as jnp
 
 from . import _jax  # noqa: F401  (float64)
 from .errors import BiasflowError
+from .levels import LN10
 
 _LOG_SWITCH = 30.0
 
@@ -78,7 +79,7 @@ class Loss:
 
     def log10_mean(self, z, y):
         """log10 ℒ."""
-        return self.log_mean(z, y) / math.log(10.0)
+        return self.log_mean(z, y) / LN10
 
     def weights(self, z, y):
         """w_i = r_i/(nℒ): ∇_z log ℒ = −w (all in the log domain; Σw ≤ 1 for exp/logistic)."""

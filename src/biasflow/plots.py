@@ -48,8 +48,9 @@ LABELS = {
     "recovery_error": "recovery error ‖β − β*‖/‖β*‖",
     "dist_l1": "distance to min-ℓ1 interpolant (relative)",
     "dist_l2": "distance to min-ℓ2 interpolant (relative)",
-    "l1_ratio": "‖β‖₁/‖β_ℓ1‖₁ − 1",
-    "support": "support size",
+    "l1_ratio": "‖β‖₁/‖β_ℓ1‖₁",
+    "gap_obj_l1": "‖β‖₁/‖β_ℓ1‖₁ − 1",
+    "support_size": "support size",
 }
 
 
@@ -304,3 +305,55 @@ def _last_checkpoints(rows: list[dict]) -> list[dict]:
         if _finite(r.get("log10_loss")) and (rid not in best or r["log10_loss"] < best[rid]["log10_loss"]):
             best[rid] = r
     return list(best.values())
+
+
+# ------------------------------------------------------------------- learning-rate phase maps
+_PHASE_COLORS = {"lazy": "tab:blue", "catapult": "tab:orange", "unstable": "tab:purple", "divergent": "tab:red"}
+
+
+def plot_phase_maps(maps: list, path: str | Path, labels: list[str] | None = None,
+                    title: str | None = None) -> list[Path]:
+    """One figure: final sharpness × η against 2/η (top) and peak loss ratio (bottom), for one or more maps
+    (e.g. separable vs non-separable, MSE vs logistic). Files are written atomically; returns their paths."""
+    from matplotlib.ticker import NullFormatter
+
+    from .dynamics.phases import PHASES
+
+    labels = labels or [m.data for m in maps]
+    fig, axes = plt.subplots(2, len(maps), figsize=(4.2 * len(maps), 6.0), squeeze=False, sharex="col")
+    for j, (m, lab) in enumerate(zip(maps, labels, strict=True)):
+        ax, bx = axes[0, j], axes[1, j]
+        u = m.units
+        fs = m.final_sharpness
+        conv = np.array([p != "divergent" for p in m.phases])
+        ref = np.concatenate([2.0 / m.etas, [m.sharpness0], fs[conv & (fs > 0)]])
+        lo, hi = ref[ref > 0].min() / 2.0, ref.max() * 2.0
+        ax.plot(u, 2.0 / m.etas, "k--", lw=1, label="2/η")
+        ax.axhline(m.sharpness0, color="0.6", lw=0.8, label="S at init")
+        for ph in PHASES:
+            sel = np.array([i for i, p in enumerate(m.phases) if p == ph], dtype=int)
+            if sel.size == 0:
+                continue
+            if ph == "divergent":   # no meaningful final sharpness: mark at the top edge
+                ax.scatter(u[sel], np.full(sel.size, hi / 1.5), c=_PHASE_COLORS[ph], marker="x", s=22, label=ph)
+            else:
+                ax.scatter(u[sel], np.clip(fs[sel], lo, hi), c=_PHASE_COLORS[ph], s=18, label=ph, zorder=3)
+            bx.scatter(u[sel], m.peak_ratio[sel], c=_PHASE_COLORS[ph], s=18, zorder=3,
+                       marker="x" if ph == "divergent" else "o")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ax.set_ylabel("final sharpness S")
+        ax.set_title(f"{lab} ({m.loss})", fontsize=9)
+        ax.legend(fontsize=7)
+        bx.set_xscale("log")
+        bx.set_yscale("log")
+        bx.axhline(1.0, color="0.6", lw=0.8)
+        bx.set_xlabel("η · λ0 / 2")
+        bx.set_ylabel("max loss / initial loss")
+        for a in (ax, bx):
+            a.xaxis.set_minor_formatter(NullFormatter())
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, Path(path).with_suffix(""), dpi=120)

@@ -3,7 +3,8 @@
 The page (``DIR/report.html``, rendered with jinja2 from ``templates/report.html``) holds:
 
 - the claims checked (from ``DIR/experiment.json``), each with the number we measured and PASS/FAIL;
-- the figures, embedded as base64 PNG (the SVG files sit next to it under ``DIR/figures``); for a plain
+- the figures, embedded as base64 PNG, with the SVG embedded as a download (the files also sit under
+  ``DIR/figures``, but the page never links to them, so it works copied alone); for a plain
   sweep they are drawn from the store by :func:`biasflow.plots.auto_figures`;
 - a summary table (the last checkpoint of each run, key metrics) and the run statuses, from the store;
 - the configuration (``sweep.toml`` or the experiment's config) and the package versions.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import math
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +30,7 @@ _METRICS = [
     "gamma_l1",
     "gamma_l2",
     "log10_mu",
-    "support",
+    "support_size",
     "recovery_error",
     "dist_l1",
     "dist_l2",
@@ -41,18 +41,14 @@ _CONFIG = ["data", "model", "depth", "alpha", "shape", "loss", "seed", "data_see
 
 
 def _fmt(v) -> str:
+    from .fmt import num
+
     if v is None:
         return "—"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
+    if isinstance(v, (bool, int)):
         return str(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            return str(v)
-        if v == 0:
-            return "0"
-        return f"{v:.4g}" if 1e-3 <= abs(v) < 1e5 else f"{v:.3e}"
+        return num(v, 4)
     return str(v)
 
 
@@ -65,10 +61,14 @@ def _figure(path: Path, root: Path) -> dict | None:
         src = "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode()
     else:
         return None
+    # the SVG is offered as an embedded download too: a link relative to DIR would break when
+    # report.html is copied alone
     return {
         "name": path.stem,
         "src": src,
-        "svg": str(svg.relative_to(root)) if svg.exists() and svg.is_relative_to(root) else None,
+        "svg": "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode()
+        if svg.exists() and png.exists()
+        else None,
     }
 
 

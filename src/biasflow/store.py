@@ -12,6 +12,9 @@ Layout of a results directory ``DIR``::
   (:func:`biasflow.sweep.run_id`); :meth:`Store.run_ids` lists the runs already stored.
 - **Versioned.** A directory stamped by an incompatible store version, or a non-empty directory that is
   not a store, is refused with a message; it is never overwritten.
+- **One writer.** :meth:`Store.lock` takes an exclusive lock on ``DIR/.biasflow.lock`` (``fcntl.flock``,
+  released by the system when the process ends, so a killed sweep never leaves a stale lock); a second
+  sweep into the same directory is refused with one line naming the process that holds it.
 - **Queryable.** :meth:`Store.query` runs DuckDB SQL over all fragments as the table ``results``
   (columns are unified by name, so runs with different metrics can share a store).
 
@@ -29,11 +32,14 @@ Layout of a results directory ``DIR``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +58,12 @@ RUNS = "runs"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 # Files a results directory may hold besides the store itself (written by sweeps, reports, reproductions).
-_OWN = {STAMP, RUNS, "figures", "report.html", "sweep.toml", "experiment.json", "sweep.json", "sweeps"}
+LOCK = ".biasflow.lock"
+_OWN = {
+    STAMP, RUNS, LOCK, "figures", "report.html", "sweep.toml", "experiment.json", "sweep.json", "sweeps",
+    "configs",
+}
+_HELD: dict[str, list] = {}  # lock path -> [file descriptor, depth]: re-entrant within one process
 
 
 def _versions() -> dict[str, str]:
@@ -125,6 +136,44 @@ class Store:
             )
         self.meta = meta
 
+    # ------------------------------------------------------------------------------------------- lock
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's writer lock; refuse at once (one line) if another process holds it.
+
+        Re-entrant within a process (a reproduction locks its directory, then runs sweeps into it).
+
+        >>> import tempfile
+        >>> st = Store(tempfile.mkdtemp())
+        >>> with st.lock(), st.lock():
+        ...     (st.path / LOCK).read_text().split()[0] == str(os.getpid())
+        True
+        """
+        path = str((self.path / LOCK).resolve())
+        if path in _HELD:
+            _HELD[path][1] += 1
+            try:
+                yield
+            finally:
+                _HELD[path][1] -= 1
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            _try_lock(fd, path)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+        except BaseException:
+            os.close(fd)
+            raise
+        _HELD[path] = [fd, 1]
+        try:
+            yield
+        finally:
+            _HELD.pop(path, None)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing the descriptor releases the lock
+
     # ------------------------------------------------------------------------------------------ writes
     def append(self, run_id: str, rows: list[Mapping[str, Any]] | pa.Table) -> Path:
         """Store the rows of one finished run as one fragment, atomically. Returns the fragment path."""
@@ -184,7 +233,11 @@ class Store:
         con.execute("SET threads TO 2")
         if self.fragments():
             glob = str(self.runs / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+            try:
+                con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
+            except duckdb.Error as e:
+                con.close()
+                raise self._unreadable(e) from None
         else:
             con.execute("CREATE VIEW results AS SELECT NULL::VARCHAR AS run_id WHERE false")
         return con
@@ -198,6 +251,8 @@ class Store:
             return con.sql(sql).fetch_arrow_table()
         except duckdb.Error as e:
             msg = " ".join(str(e).split())
+            if isinstance(e, (duckdb.InvalidInputException, duckdb.IOException)) and ".parquet" in msg:
+                raise self._unreadable(e) from None
             raise BiasflowError(
                 f"SQL error: {msg}; the table is named 'results' "
                 f"(columns: {', '.join(self.columns()) or 'none yet'})"
@@ -215,9 +270,26 @@ class Store:
             return []
         names: dict[str, None] = {}
         for f in frags[:50]:
-            for n in pq.read_schema(f).names:
+            try:
+                schema = pq.read_schema(f)
+            except (pa.ArrowException, OSError) as e:
+                raise self._unreadable(e, f) from None
+            for n in schema.names:
                 names[n] = None
         return list(names)
+
+    def _unreadable(self, err: Exception, fragment: Path | None = None) -> BiasflowError:
+        """One line for a fragment that is not Parquet (biasflow writes fragments atomically, so such a
+        file was put there by something else, or the disk is damaged)."""
+        msg = " ".join(str(err).split()).split(" LINE ")[0][:200]
+        named = re.search(r"'([^']+\.parquet)'", msg)
+        if fragment is None and named and "*" not in named.group(1):
+            fragment = Path(named.group(1))
+        where = f"{fragment}" if fragment is not None else f"a file in {self.runs}"
+        return BiasflowError(
+            f"{where} is not a readable results fragment ({msg}); move it out of {self.runs} "
+            "and run the command again"
+        )
 
     def table(self) -> pa.Table:
         """All rows, as one pyarrow Table."""
@@ -228,6 +300,26 @@ class Store:
 
 
 # -------------------------------------------------------------------------------------------- helpers
+def _try_lock(fd: int, path: str) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock, as before
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = Path(path).read_text().split()
+        except OSError:
+            holder = []
+        who = f"process {holder[0]} on {holder[1]}" if len(holder) >= 2 else "another process"
+        directory = str(Path(path).parent)
+        raise BiasflowError(
+            f"{directory!r} is in use by another biasflow run ({who}); wait for it to finish, or "
+            "choose another --out directory"
+        ) from None
+
+
 def rows_to_table(rows: Iterable[Mapping[str, Any]], skip: tuple[str, ...] = ()) -> pa.Table:
     """Rows (dicts) → a pyarrow Table with stable column types.
 

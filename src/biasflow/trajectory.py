@@ -1,6 +1,6 @@
 """Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
 
-Every result carries a ``status`` (:data:`biasflow.errors.STATUSES`) and a human ``message``; never a
+Every result carries a ``status`` (a :class:`biasflow.errors.Status`) and a human ``message``; never a
 silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
 """
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import Status
 
-@dataclasses.dataclass(frozen=True, eq=False)
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Checkpoint:
     """The state of a run at one loss level (or time).
 
@@ -31,14 +33,26 @@ class Checkpoint:
     extra: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "log10_loss": float(self.log10_loss),
             "log10_time": float(self.log10_time),
             "predictor": np.asarray(self.predictor, dtype=float).tolist(),
         }
+        if self.extra.get("nu") is not None:  # the flow's dual (exact flows): metrics use it, not a recovery
+            out["nu"] = np.asarray(self.extra["nu"], dtype=float).tolist()
+        return out
+
+    def __repr__(self) -> str:
+        from .display import short
+        from .fmt import log10_text, num
+
+        return (
+            f"Checkpoint(loss={log10_text(self.log10_loss, 4)}, log10_time={num(self.log10_time, 4)}, "
+            f"predictor={short(np.asarray(self.predictor))})"
+        )
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Trajectory:
     """A gradient-flow run: checkpoints at the requested loss levels, in order of decreasing loss.
 
@@ -50,9 +64,10 @@ class Trajectory:
         loss: loss name; model: the model's config.
         floor_log10: log10 of the loss floor for non-separable data (``target_unreachable``), else None.
         stats: solver statistics (steps, function evaluations, seconds).
+        data: the training data's identity (:func:`biasflow.data.fingerprint`).
     """
 
-    status: str
+    status: Status
     checkpoints: list[Checkpoint]
     message: str = ""
     method: str = ""
@@ -60,6 +75,10 @@ class Trajectory:
     model: dict = dataclasses.field(default_factory=dict)
     floor_log10: float | None = None
     stats: dict = dataclasses.field(default_factory=dict)
+    data: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
 
     @property
     def final(self) -> Checkpoint | None:
@@ -69,9 +88,49 @@ class Trajectory:
         """(k, d) array of β at each checkpoint."""
         return np.array([c.predictor for c in self.checkpoints])
 
+    def __repr__(self) -> str:
+        from .fmt import log10_text
+
+        span = (
+            f"{len(self.checkpoints)} checkpoint(s), loss {log10_text(self.checkpoints[0].log10_loss, 4)} → "
+            f"{log10_text(self.checkpoints[-1].log10_loss, 4)}"
+            if self.checkpoints
+            else "no checkpoints"
+        )
+        model = self.model.get("model", "?") if isinstance(self.model, dict) else self.model
+        return (
+            f"Trajectory(status={self.status!r}, {span}, model={model!r}, loss={self.loss!r}, "
+            f"method={self.method!r}, message={self.message!r})"
+        )
+
+    def rows(self) -> list[dict]:
+        """One dict per checkpoint: loss level, time, ‖β‖₁ and β (for tables and data frames)."""
+        return [
+            {
+                "log10_loss": c.log10_loss,
+                "log10_time": c.log10_time,
+                "l1_norm": float(np.abs(c.predictor).sum()),
+                "predictor": np.asarray(c.predictor),
+            }
+            for c in self.checkpoints
+        ]
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        from .display import html_table
+
+        model = ", ".join(f"{k}={v}" for k, v in (self.model or {}).items()) if isinstance(self.model, dict) else ""
+        head = (
+            f"<p><b>Trajectory</b> · status <code>{_html.escape(str(self.status))}</code> · "
+            f"{_html.escape(self.message)} · {_html.escape(self.loss)} loss · {_html.escape(self.method)}"
+            f"<br><small>{_html.escape(model)}</small></p>"
+        )
+        return head + html_table(["log10_loss", "log10_time", "l1_norm", "predictor"], self.rows())
+
     def to_json(self) -> dict:
         out = {
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "method": self.method,
             "loss": self.loss,
@@ -79,12 +138,14 @@ class Trajectory:
             "checkpoints": [c.to_json() for c in self.checkpoints],
             "stats": self.stats,
         }
+        if self.data:
+            out["data"] = self.data
         if self.floor_log10 is not None:
             out["floor_log10"] = float(self.floor_log10)
         return out
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class DescentResult:
     """A gradient-descent run (CLI contract: ``biasflow descent``).
 
@@ -98,7 +159,7 @@ class DescentResult:
         history: further per-step histories (e.g. ``lr``, ``ntk``, margins).
     """
 
-    status: str
+    status: Status
     steps: int
     loss: np.ndarray
     params: Any
@@ -106,13 +167,69 @@ class DescentResult:
     sharpness: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     message: str = ""
     history: dict = dataclasses.field(default_factory=dict)
+    data: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status.of(self.status))
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The recorded predictors as checkpoints (the shared protocol of :func:`biasflow.bias.compare`):
+        β at the recorded steps (``history["beta"]`` at ``history["sharpness_step"]``) and at the final
+        step, with log10 ℒ from ``history["log10_loss"]``, log10 of the GD time t = Σ_k η_k and
+        ``extra["step"]``."""
+        h = self.history
+        logl = np.asarray(h.get("log10_loss", np.log10(np.asarray(self.loss, float))), float)
+        lr = np.asarray(h.get("lr", []), float)
+        t = np.concatenate([[0.0], np.cumsum(lr)]) if lr.size else None
+        pairs = []
+        if "beta" in h and "sharpness_step" in h and len(h["beta"]) == len(h["sharpness_step"]):
+            pairs = [(int(k), np.asarray(b, float)) for k, b in zip(h["sharpness_step"], h["beta"], strict=True)]
+        if np.asarray(self.predictor).size and not any(k == int(self.steps) for k, _ in pairs):
+            pairs.append((int(self.steps), np.asarray(self.predictor, float)))
+        out = []
+        for k, b in pairs:
+            if k >= len(logl):
+                continue
+            lt = (float(np.log10(t[k])) if t[k] > 0 else -np.inf) if t is not None and k < len(t) else np.nan
+            out.append(Checkpoint(float(logl[k]), lt, None, b, {"step": k}))
+        return out
+
+    def __repr__(self) -> str:
+        from .display import short
+        from .fmt import num
+
+        ls = np.asarray(self.loss, dtype=float)
+        loss = f"loss {num(ls[0], 4)} → {num(ls[-1], 4)}" if ls.size else "no loss recorded"
+        return (
+            f"DescentResult(status={self.status!r}, steps={int(self.steps)}, {loss}, "
+            f"predictor={short(np.asarray(self.predictor))}, message={self.message!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import html_table
+
+        ls = np.asarray(self.loss, dtype=float)
+        rows = [
+            {"field": "status", "value": self.status},
+            {"field": "message", "value": self.message},
+            {"field": "steps", "value": int(self.steps)},
+            {"field": "initial loss", "value": float(ls[0]) if ls.size else None},
+            {"field": "final loss", "value": float(ls[-1]) if ls.size else None},
+            {"field": "final sharpness", "value": float(self.sharpness[-1]) if len(self.sharpness) else None},
+            {"field": "predictor", "value": np.asarray(self.predictor)},
+        ]
+        return html_table(["field", "value"], rows, caption="DescentResult")
 
     def to_json(self) -> dict:
-        return {
-            "status": self.status,
+        out = {
+            "status": self.status.value,
             "message": self.message,
             "steps": int(self.steps),
             "loss": np.asarray(self.loss, dtype=float).tolist(),
             "sharpness": np.asarray(self.sharpness, dtype=float).tolist(),
             "predictor": np.asarray(self.predictor, dtype=float).tolist(),
         }
+        if self.data:
+            out["data"] = self.data
+        return out

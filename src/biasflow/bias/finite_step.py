@@ -33,9 +33,10 @@ import time
 import numpy as np
 
 from ..data import Dataset
-from ..errors import BiasflowError
+from ..errors import BiasflowError, Status
 from .interpolate import solve_dual, stationarity
 from .potentials import ExpPotential
+from .prediction import Prediction
 
 
 def even_gains(steps_x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,11 +97,8 @@ def predict_descent(
     identity residual along the run, the distance to GD's own end point, and the distance to gradient
     flow's interpolant (the O(η) effect of the step size).
     """
-    from ..models.diagonal import UntiedDiagonal
-    from .interpolate import interpolate
-    from .predict import Prediction
-
-    if not (isinstance(model, UntiedDiagonal) and model.branches == 1 and model.v0 == 0.0 and model.u0 > 0):
+    alpha = getattr(model, "even_alpha", None)
+    if alpha is None:
         raise BiasflowError(
             "the finite-step prediction (--lr) covers Even et al.'s one-branch model u⊙v with u(0) = √2α, "
             "v(0) = 0; use --model diagonal-uv"
@@ -124,14 +122,29 @@ def predict_descent(
         seed=seed,
         effective_init=True,
     )
-    alpha = model.u0 / math.sqrt(2.0)
+    return from_descent(model, data, res, lr=lr, steps=steps, t0=t0)
+
+
+def from_descent(model, data: Dataset, res, *, lr: float, steps: int, t0: float | None = None):
+    """The finite-step prediction from a finished descent run ``res`` (a
+    :class:`~biasflow.trajectory.DescentResult` with the ``effective_init`` accumulators) on Even et al.'s
+    u⊙v model: α∞, β̃∞ from its gains, then argmin_{Xβ=y} D_{ψ_{α∞}}(β, β̃∞)."""
+    from .interpolate import interpolate
+
+    alpha = getattr(model, "even_alpha", None)
+    if alpha is None:
+        raise BiasflowError(
+            "the finite-step prediction (--lr) covers Even et al.'s one-branch model u⊙v with u(0) = √2α, "
+            "v(0) = 0; use --model diagonal-uv"
+        )
+    t0 = time.perf_counter() if t0 is None else t0
     h = res.history
     if res.status != "ok" or "gain" not in h:
         return Prediction(
             kind="finite_step",
             task="regression",
             predictor=np.asarray(res.predictor, float),
-            status=res.status if res.status != "ok" else "invalid_input",
+            status=Status(res.status) if res.status != "ok" else Status.FAILED,
             message=f"gradient descent did not give an effective initialization: {res.message}",
             depth=2,
             model=model.config(),

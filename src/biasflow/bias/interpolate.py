@@ -40,12 +40,13 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 from .potentials import ExpPotential, PowerPotential, QuadPotential, potential_of
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class InterpolationResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class InterpolationResult(Compact):
     """A minimum-Q interpolant with its certificate.
 
     Attributes:
@@ -58,6 +59,8 @@ class InterpolationResult:
         iterations: Newton iterations (all homotopy stages); stages: homotopy stages used.
         least_squares: True when y was projected onto range(X).
     """
+
+    _hidden = ("dual",)  # large or derived: not in the repr
 
     predictor: np.ndarray
     dual: np.ndarray
@@ -431,8 +434,11 @@ def interpolate(
 
 
 def min_l2_interpolant(data: Dataset, weights=None) -> np.ndarray:
-    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (THEORY.md §7; K = I gives X⁺y, the kernel limit)."""
+    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (THEORY.md §7; K = I gives X⁺y, the kernel limit,
+    and the small-initialization limit of fully connected nets, computed by least squares on X itself)."""
     X = data.X
+    if weights is None:
+        return np.linalg.lstsq(X, data.y, rcond=None)[0]
     K = np.ones(data.d) if weights is None else np.asarray(weights, float)
     G = (X * K) @ X.T
     return K * (X.T @ np.linalg.lstsq(G, data.y, rcond=None)[0])

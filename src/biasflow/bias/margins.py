@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from ..data import Dataset
+from ..display import Compact
 from ..errors import BiasflowError
 
 NORMS = ("l1", "l2", "linf")
@@ -95,8 +96,8 @@ def normalized_margin(beta, data: Dataset, norm="l1") -> float:
     return float(np.min(margins(beta, data))) / nb
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class MarginResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class MarginResult(Compact):
     """A solved max-margin problem with its certificate.
 
     Attributes:
@@ -109,6 +110,8 @@ class MarginResult:
         solver: which solver produced it; status: ``ok``, or the solver's failure status.
         seconds: wall time of the solve.
     """
+
+    _hidden = ("dual",)  # large or derived: not in the repr
 
     norm: str
     margin: float

@@ -53,94 +53,14 @@ import time
 import numpy as np
 
 from ..data import Dataset
-from ..errors import BiasflowError
-from ..levels import LN10, parse_level
+from ..errors import BiasflowError, UndefinedAtLevel
+from ..fmt import log10_text
+from ..levels import LN10, Level
+from ..models.base import has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
-
-
-@dataclasses.dataclass(eq=False)
-class Prediction:
-    """A predicted bias with its certificate.
-
-    Attributes:
-        kind: ``q_mu`` (finite loss), ``l1`` / ``l2D`` (ℒ → 0 limit), ``interpolant`` (regression),
-            ``finite_step`` (GD at step η), ``transformed`` (other linear networks).
-        task: ``classification`` | ``regression``.
-        predictor: β̃ normalized to minimum margin 1 (classification) or the interpolant β (regression).
-        status, message: ``ok`` or the failing status, in words.
-        certificate: the numbers a referee checks (documented per kind in ``to_json``).
-        log10_loss: the loss level of a ``q_mu`` prediction; gamma: its margin γ; mu: α^D/γ.
-        dual: the dual solution (λ for Q_μ, ν for interpolants).
-        depth: the model's degree D; model: its config.
-        data: the training set (kept for :func:`~biasflow.bias.compare.compare`, not serialized).
-        potential: the model's dual potential Φ (None for non-diagonal models).
-        references: solved reference problems (``l1``, ``l2`` max-margin; ``l2D`` best effort), filled
-            on demand by :meth:`reference`.
-    """
-
-    kind: str
-    task: str
-    predictor: np.ndarray
-    status: str = "ok"
-    message: str = ""
-    certificate: dict = dataclasses.field(default_factory=dict)
-    log10_loss: float | None = None
-    gamma: float | None = None
-    mu: float | None = None
-    dual: np.ndarray | None = None
-    depth: int = 2
-    model: dict = dataclasses.field(default_factory=dict)
-    data: Dataset | None = None
-    potential: object = None
-    references: dict = dataclasses.field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def strictly_convex(self) -> bool:
-        """Whether the predicted problem has a unique solution (distances are then meaningful)."""
-        return self.kind in ("q_mu", "interpolant", "finite_step") or (self.kind == "l2")
-
-    def reference(self, name: str):
-        """A reference optimum on the same data: ``l1``/``l2`` (:class:`MarginResult`), ``l2D``
-        (best-effort ℓ_{2/D}), ``min_l1``/``min_l2`` interpolants (arrays); computed once and cached."""
-        if name not in self.references:
-            ds = self.data
-            if ds is None:
-                raise BiasflowError("this prediction carries no data set; pass data= to compare")
-            if name in ("l1", "l2", "linf"):
-                self.references[name] = max_margin(ds, name, solver="nnls" if name == "l2" else "auto")
-            elif name == "l2D":
-                from .kkt import lp_max_margin_best_effort
-
-                self.references[name] = lp_max_margin_best_effort(ds, max(2, self.depth))
-            elif name in ("min_l1", "min_l2"):
-                from .interpolate import min_l1_interpolant, min_l2_interpolant
-
-                self.references[name] = (min_l1_interpolant if name == "min_l1" else min_l2_interpolant)(ds)
-            else:
-                raise BiasflowError(f"unknown reference {name!r}; use l1, l2, linf, l2D, min_l1 or min_l2")
-        return self.references[name]
-
-    def to_json(self) -> dict:
-        out = {
-            "status": self.status,
-            "message": self.message,
-            "kind": self.kind,
-            "task": self.task,
-            "predictor": np.asarray(self.predictor, float).tolist(),
-            "certificate": self.certificate,
-            "model": self.model,
-            "seconds": float(self.seconds),
-        }
-        for k in ("log10_loss", "gamma", "mu"):
-            v = getattr(self, k)
-            if v is not None:
-                out[k] = float(v)
-        if self.dual is not None:
-            out["dual"] = np.asarray(self.dual, float).tolist()
-        return out
+from .prediction import Prediction
 
 
 # --------------------------------------------------------------------------------- Q_μ max-margin solver
@@ -242,7 +162,7 @@ def solve_qmu(A: np.ndarray, pot, *, lam0=None, tol: float = 1e-12, max_iter: in
             return pot.beta(A.T @ lam), lam, ok, iters
     if ls < math.log(0.3):
         sig0 = -ls
-        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / math.log(10.0))) + 1))
+        sigmas = np.linspace(sig0, 0.0, max(2, int(math.ceil(sig0 / LN10)) + 1))
         # extrapolate λ·α^{D−2} for depth ≥ 3 (smooth in σ), λ itself for exp potentials
         e = (pot.depth - 2.0) if isinstance(pot, PowerPotential) else 0.0
         hist: list = []
@@ -316,7 +236,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
     cert = _certificate(data.A, beta, lam)
     cert["iterations"] = iters
     alpha = getattr(model, "alpha", None)
-    D = int(getattr(model, "degree", 2))
+    D = int(model.degree)
     mu = (float(alpha) ** D / gamma) if alpha is not None and alpha**D > 0 else None
     status = "ok" if ok and cert["infeasibility"] < 1e-9 and cert["duality_gap"] <= 1e-9 else "max_steps"
     msg = (
@@ -325,7 +245,7 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
         else f"projected Newton stopped early (projected gradient "
         f"{cert['projected_gradient']:.3g}) after {iters} iterations"
     )
-    return Prediction(
+    return _with_scale(model, Prediction(
         kind="q_mu",
         task="classification",
         predictor=beta,
@@ -341,23 +261,24 @@ def _qmu_prediction(model, data, pot, beta, lam, ok, iters, gamma, log10_loss, t
         data=data,
         potential=pot,
         seconds=time.perf_counter() - t0,
-    )
+    ))
 
 
 def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Prediction:
-    """The Q_μ prediction at training loss ``at_loss`` (text such as ``"1e-100"`` or a log10 value via
-    :func:`~biasflow.levels.parse_level`), with γ from the margin–loss relation, solved by Brent's method."""
+    """The Q_μ prediction at training loss ``at_loss`` (a :class:`~biasflow.levels.Level`, text such as
+    ``"1e-100"`` or a positive float loss VALUE), with γ from the margin–loss relation, solved by Brent's
+    method. Raises :class:`~biasflow.errors.UndefinedAtLevel` when the level is not below ℓ(0)/n."""
     _require_classification(data, "a classification prediction")
     if loss not in ("exp", "logistic"):
         raise BiasflowError(f"classification predictions need --loss exp or logistic (got {loss!r})")
-    log10 = parse_level(at_loss) if isinstance(at_loss, str) else float(at_loss)
+    log10 = Level.parse(at_loss).log10
     t0 = time.perf_counter()
     L = -log10 * LN10  # log(1/ℒ)
     n = data.n
     floor = math.log(n) if loss == "exp" else math.log(n) - math.log(math.log(2.0))
     if not L > floor + 1e-9:
-        raise BiasflowError(
-            f"--at-loss 1e{log10:.4g} is not below ℓ(0)/n = 1e{-floor / LN10:.4g}: "
+        raise UndefinedAtLevel(
+            f"--at-loss {Level.from_log10(log10)} is not below ℓ(0)/n = {Level.from_log10(-floor / LN10)}: "
             "the Q_mu description needs "
             "every training point classified; give a smaller loss such as 1e-10"
         )
@@ -389,6 +310,11 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
             hi += 0.5
             hhi = h(hi)
     else:
+        from ..dynamics.separability import check
+        from .margins import _not_separable
+
+        if not check(data, margin=False).separable:  # e.g. a point repeated with the opposite label
+            raise _not_separable(data)
         raise BiasflowError("could not bracket the margin for this loss level (margin–loss relation failed)")
     from scipy.optimize import brentq
 
@@ -404,13 +330,35 @@ def predict_at_loss(model, data: Dataset, at_loss, *, loss: str = "exp") -> Pred
     if p.status == "ok" and abs(chk - log10) > 1e-7 * max(1.0, abs(log10)):
         p.status = "max_steps"
         p.message = (
-            f"the margin–loss relation was not met (loss 1e{chk:.6g} instead of 1e{log10:.6g}); " + p.message
+            f"the margin–loss relation was not met (loss {log10_text(chk, 7)} instead of "
+            f"{log10_text(log10, 7)}); " + p.message
         )
     return p
 
 
+def _with_scale(model, pr: Prediction) -> Prediction:
+    """Record the model's μ scale (its ``log10_mu_scale`` capability) on a prediction it produced."""
+    pr.log10_mu_scale = getattr(model, "log10_mu_scale", None)
+    return pr
+
+
 # ------------------------------------------------------------------------------------------ dispatcher
 def predict(
+    model,
+    data: Dataset,
+    at_loss=None,
+    *,
+    loss: str | None = None,
+    lr: float | None = None,
+    steps: int | None = None,
+    least_squares: bool = False,
+) -> Prediction:
+    """What theory predicts for ``model`` trained on ``data`` (see :func:`_predict`)."""
+    return _with_scale(model, _predict(model, data, at_loss, loss=loss, lr=lr, steps=steps,
+                                       least_squares=least_squares))
+
+
+def _predict(
     model,
     data: Dataset,
     at_loss=None,
@@ -462,7 +410,7 @@ def predict(
                 status="ok",
                 message=getattr(tp, "message", "") or getattr(tp, "kind", ""),
                 certificate=_jsonable_cert(tp),
-                depth=int(getattr(model, "degree", 2)),
+                depth=int(model.degree),
                 model=model.config() if hasattr(model, "config") else {},
                 data=data,
                 seconds=time.perf_counter() - t0,
@@ -530,7 +478,7 @@ def predict(
             status="ok",
             message=getattr(tp, "message", ""),
             certificate=_jsonable_cert(tp),
-            depth=int(getattr(model, "degree", 2)),
+            depth=int(model.degree),
             model=model.config() if hasattr(model, "config") else {},
             data=data,
             seconds=time.perf_counter() - t0,
@@ -553,9 +501,8 @@ def predict(
 
 
 def _is_diagonal(model) -> bool:
-    from ..models.diagonal import Diagonal, UntiedDiagonal
-
-    return isinstance(model, (Diagonal, UntiedDiagonal))
+    """True for mirror-flow models (they provide an exact dual potential: the diagonal networks)."""
+    return has_dual(model)
 
 
 def _jsonable_cert(tp) -> dict:

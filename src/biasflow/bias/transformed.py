@@ -50,54 +50,15 @@ from scipy.optimize import nnls
 from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..models.decomposition import FC_REASON as _FC_REASON  # noqa: F401
+from ..models.decomposition import Decomposition
+from .interpolate import min_l2_interpolant  # noqa: F401  (the FC small-init regression limit, THEORY.md §4.4)
 
 # ---------------------------------------------------------------------------------------- decomposition
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Decomposition:
-    """Whether a tensor network is orthogonally decomposable, and its transform.
-
-    Attributes:
-        decomposable: True for an ODec network.
-        kind: ``identity`` (diagonal nets, S = I on β), ``fourier`` (full-length conv, S = DFT),
-            ``tensor`` (a numerically found decomposition of a general tensor network), or ``none``.
-        reason: one line: the transform found, or which assumption fails.
-        S: the transform (m × d, possibly complex) for ``tensor``; None for ``identity``/``fourier``
-            (applied implicitly) and ``none``.
-        bases: the per-layer bases U_l for ``tensor``.
-        depth: L.
-    """
-
-    decomposable: bool
-    kind: str
-    reason: str
-    depth: int
-    S: np.ndarray | None = None
-    bases: tuple | None = None
-
-    def transform(self, beta) -> np.ndarray:
-        """The transformed coordinates of a predictor: β (identity), fft(β) (fourier), S-coordinates."""
-        b = np.asarray(beta, dtype=float)
-        if self.kind == "identity":
-            return b
-        if self.kind == "fourier":
-            return np.fft.fft(b)
-        if self.kind == "tensor":
-            # β = Sᵀρ ⇒ ρ = least-squares solution (exact on range(Sᵀ))
-            return np.linalg.lstsq(self.S.T, b.astype(self.S.dtype), rcond=None)[0]
-        raise BiasflowError(f"no transformed space: {self.reason}")
-
-
-_FC_REASON = (
-    "fully connected networks of depth ≥ 2 are not orthogonally decomposable (every input "
-    "coordinate reaches every hidden unit, so M(x) is no sum of orthogonal rank-one terms); "
-    "their predicted limit is the ℓ2 max-margin (Ji & Telgarsky 2019a) instead"
-)
-
-
 def decompose(model, *, tol: float = 1e-10) -> Decomposition:
-    """Detect orthogonal decomposability of a model (THEORY.md §4.2), or say why it fails.
+    """Orthogonal decomposability of a model (THEORY.md §4.2), or why it fails: ``model.decomposition()``.
 
     Diagonal networks are ODec with S = I, full-length circular convolutions with S = DFT; fully
     connected nets (depth ≥ 2) and convolutions with a filter shorter than d are not. A general
@@ -105,104 +66,13 @@ def decompose(model, *, tol: float = 1e-10) -> Decomposition:
     identity, Fourier and layer-Gram eigenbases, the transformed tensor must be supported on a matching
     (every layer index used by exactly one rank-one term).
     """
-    from ..models import Conv, Dense, Diagonal, TensorNetwork, UntiedDiagonal
-
-    name = type(model).__name__
-    if isinstance(model, (Diagonal, UntiedDiagonal)):
-        L = int(model.degree)
-        return Decomposition(True, "identity", f"{name}: diagonal network, transform S = I (β itself)", L)
-    if isinstance(model, Conv):
-        if model.full_length:
-            return Decomposition(
-                True,
-                "fourier",
-                f"conv with full-length filters: transform S = DFT (d={model.d})",
-                model.depth,
-            )
-        short = [l + 1 for l, k in enumerate(model.kernel_sizes) if k < model.d]
-        return Decomposition(
-            False,
-            "none",
-            f"conv filters of layer(s) {short} are shorter than d={model.d}, so the layers do "
-            "not share the Fourier basis and the network is not orthogonally decomposable",
-            model.depth,
+    if not callable(getattr(model, "decomposition", None)):
+        name = type(model).__name__
+        raise BiasflowError(
+            f"cannot test orthogonal decomposability of a {name}; it applies to diagonal, dense, "
+            "conv and tensor models"
         )
-    if isinstance(model, Dense):
-        if model.depth == 1:
-            return Decomposition(True, "identity", "a depth-1 dense net is the linear model (S = I)", 1)
-        return Decomposition(False, "none", _FC_REASON, model.depth)
-    if isinstance(model, TensorNetwork):
-        s = model.structure
-        if s == "diagonal":
-            return Decomposition(True, "identity", "diagonal tensor network: transform S = I", model.depth)
-        if s == "convolution":
-            if all(k == model.d for k in model.sizes):
-                return Decomposition(
-                    True, "fourier", "full-length convolutional tensor: transform S = DFT", model.depth
-                )
-            return Decomposition(
-                False,
-                "none",
-                f"convolutional tensor with filter lengths {model.sizes} < "
-                f"d={model.d}: not orthogonally decomposable",
-                model.depth,
-            )
-        if s == "fully_connected" and model.depth >= 2:
-            return Decomposition(False, "none", _FC_REASON, model.depth)
-        return _decompose_dense(model.dense(), tol)
-    raise BiasflowError(
-        f"cannot test orthogonal decomposability of a {name}; it applies to diagonal, dense, "
-        "conv and tensor models"
-    )
-
-
-def _decompose_dense(T: np.ndarray, tol: float) -> Decomposition:
-    sizes = T.shape[1:]
-    L = len(sizes)
-    candidates = [("identity", [np.eye(k) for k in sizes])]
-    if len(set(sizes)) == 1:
-        k = sizes[0]
-        candidates.append(("Fourier", [np.fft.fft(np.eye(k)) / math.sqrt(k)] * L))
-    grams = []
-    for l in range(L):
-        U = np.moveaxis(T, l + 1, 0).reshape(sizes[l], -1)
-        w, V = np.linalg.eigh(U @ U.T)
-        grams.append(V[:, ::-1])
-    candidates.append(("Gram-eigen", grams))
-    worst = ""
-    for label, bases in candidates:
-        That = T.astype(complex)
-        for l, B in enumerate(bases):
-            That = np.moveaxis(np.tensordot(That, B.conj(), axes=([l + 1], [0])), -1, l + 1)
-        E = np.sum(np.abs(That) ** 2, axis=0)
-        total = E.sum()
-        if total == 0:
-            return Decomposition(False, "none", "the tensor is zero", L)
-        supp = np.argwhere(E > tol * E.max())
-        clash = [l for l in range(L) if len(np.unique(supp[:, l])) < len(supp)]
-        if not clash:
-            S = np.stack([That[(slice(None), *t)] for t in supp])
-            if np.allclose(S.imag, 0, atol=tol * np.abs(S).max()):
-                S = S.real
-            cols = tuple(B[:, supp[:, l]] for l, B in enumerate(bases))
-            return Decomposition(
-                True,
-                "tensor",
-                f"orthogonally decomposable in the {label} basis with {len(supp)} rank-one terms",
-                L,
-                S=S,
-                bases=cols,
-            )
-        worst = worst or (
-            f"in the {label} basis layer {clash[0] + 1} indices are shared by several terms "
-            f"({len(supp)} terms, {len(np.unique(supp[:, clash[0]]))} distinct indices)"
-        )
-    return Decomposition(
-        False,
-        "none",
-        f"not orthogonally decomposable in the identity, Fourier or layer-Gram eigenbases: {worst}",
-        L,
-    )
+    return model.decomposition()
 
 
 # ------------------------------------------------------------------------------ Fourier-ℓ1 max-margin
@@ -519,15 +389,12 @@ def predict_classification(
       assumption fails; otherwise the ℓ2 SVM is returned only for FC, and for the rest an error points
       to :func:`parameter_kkt`.
     """
-    from ..models import Dense, TensorNetwork
     from .margins import max_margin
 
     _require_separable_classification(data, "a classification bias prediction")
     dec = decompose(model)
     L = dec.depth
-    is_fc = isinstance(model, Dense) or (
-        isinstance(model, TensorNetwork) and model.structure == "fully_connected"
-    )
+    is_fc = dec.fully_connected
     if not dec.decomposable:
         if require_decomposable:
             instead = (
@@ -664,13 +531,13 @@ def degenerate_coordinates(model, params) -> dict:
     >>> degenerate_coordinates(net, ([1.0, 0.0, 2.0], [1.0, 0.0, -3.0]))
     {'frozen': [1], 'sign_locked': [0]}
     """
-    from ..models import TensorNetwork
-
-    if not (isinstance(model, TensorNetwork) and model.structure == "diagonal"):
+    factors = getattr(model, "untied_factors", None)
+    layers = factors(params) if callable(factors) else None
+    if layers is None:
         raise BiasflowError(
-            "degenerate_coordinates applies to diagonal tensor networks (TensorNetwork.diagonal)"
+            "degenerate_coordinates applies to untied diagonal networks (TensorNetwork.diagonal, diagonal-uv)"
         )
-    vs = np.array([np.asarray(v, dtype=float) for v in params])
+    vs = np.array([np.asarray(v, dtype=float) for v in layers])
     zero = np.sum(vs == 0.0, axis=0) >= 2
     locked = np.zeros(vs.shape[1], bool)
     if vs.shape[0] == 2:
@@ -688,11 +555,9 @@ def alignment(model, params) -> dict:
     adjacent pair the alignment |⟨v_1(W_l), u_1(W_{l+1})⟩| between the top right singular vector of W_l and
     the top left singular vector of W_{l+1} (→ 1); plus |cos(β, u_1(W_1))|.
     """
-    from ..models import Dense
-
-    if not isinstance(model, Dense):
+    if not callable(getattr(model, "weight_matrices", None)):
         raise BiasflowError("alignment diagnostics are defined for dense (fully connected) networks")
-    Ws = [np.asarray(W) for W in params]
+    Ws = model.weight_matrices(params)
     svd = [np.linalg.svd(W, full_matrices=False) for W in Ws]
     rank1 = [float(s[0] ** 2 / np.sum(s**2)) for _, s, _ in svd]
     pairs = [float(abs(svd[l][2][0] @ svd[l + 1][0][:, 0])) for l in range(len(Ws) - 1)]
@@ -703,11 +568,6 @@ def alignment(model, params) -> dict:
 
 
 # ------------------------------------------------------------------------------------- regression
-
-
-def min_l2_interpolant(data: Dataset) -> np.ndarray:
-    """β = Xᵀ(XXᵀ)⁻¹y (the FC small-init regression limit, THEORY.md §4.4), via lstsq."""
-    return np.linalg.lstsq(data.X, data.y, rcond=None)[0]
 
 
 def _G(z, L: int):
@@ -849,14 +709,10 @@ def predict_regression(model, data: Dataset, params0=None) -> TransformedPredict
       model's init), for L = 2 at any initialization and for L ≥ 3 at equal-gap initializations.
     Other networks raise a :class:`BiasflowError` naming what is not covered.
     """
-    from ..models import Dense, TensorNetwork, UntiedDiagonal
-
     if data.task != "regression":
         raise BiasflowError("a regression prediction needs regression data (square loss)")
     dec = decompose(model)
-    if isinstance(model, Dense) or (
-        isinstance(model, TensorNetwork) and model.structure == "fully_connected"
-    ):
+    if dec.fully_connected:
         b = min_l2_interpolant(data)
         return TransformedPrediction(
             "min-l2-interpolant",
@@ -865,16 +721,9 @@ def predict_regression(model, data: Dataset, params0=None) -> TransformedPredict
             {"residual": float(np.linalg.norm(data.X @ b - data.y))},
             "fully connected: the α → 0 limit Xᵀ(XXᵀ)⁻¹y (distance O(α) at scale α)",
         )
-    layers = None
     p0 = model.init() if params0 is None else params0
-    if (
-        isinstance(model, TensorNetwork)
-        and model.structure == "diagonal"
-        and model.meta.get("branches", 1) == 1
-    ):
-        layers = [np.asarray(v) for v in p0]
-    elif isinstance(model, UntiedDiagonal) and model.branches == 1:
-        layers = [np.asarray(v) for v in p0]
+    factors = getattr(model, "untied_factors", None)
+    layers = factors(p0) if callable(factors) else None
     if layers is None:
         raise BiasflowError(
             f"no closed-form regression prediction for this {type(model).__name__} ({dec.reason}); "

@@ -9,10 +9,20 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ..data import fingerprint
 from ..errors import BiasflowError
-from ..levels import format_level, parse_level
+from ..levels import Level, format_level
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, stderr
+from ._common import (
+    check_loss_task,
+    emit,
+    load_data,
+    make_model,
+    parse_loss,
+    parse_shape,
+    stderr,
+    with_model_options,
+)
 
 MODEL_HELP = "diagonal | diagonal-untied | diagonal-uv (and dense | conv | tensor for limit predictions)"
 
@@ -96,6 +106,7 @@ def _read_trajectory(path: str):
                 log10_time=float(c.get("log10_time", math.nan)),
                 params=None,
                 predictor=np.asarray(c["predictor"], float),
+                extra={"nu": np.asarray(c["nu"], float)} if c.get("nu") is not None else {},
             )
             for c in obj["checkpoints"]
         ]
@@ -104,18 +115,85 @@ def _read_trajectory(path: str):
             f"{path}: not a `biasflow flow --json` result ({type(e).__name__}: {e})"
         ) from None
     return Trajectory(
-        status=obj.get("status", "ok"), checkpoints=cps, loss=obj.get("loss", ""), model=obj.get("model", {})
+        status=obj.get("status", "ok"),
+        checkpoints=cps,
+        loss=obj.get("loss", ""),
+        model=obj.get("model", {}) or {},
+        data=obj.get("data", {}) or {},
     )
 
 
+_FROM_TRAJECTORY = ("model", "depth", "width", "alpha", "shape")
+
+
+def _resolve_with_trajectory(path: str, traj, given: dict) -> dict:
+    """Model options for ``predict --trajectory``: the trajectory's model config is the default; an
+    option given on the command line that contradicts it is refused (one line)."""
+    cfg = traj.model or {}
+    out = dict(given)
+    for key in _FROM_TRAJECTORY:
+        have = cfg.get(key)
+        if have is None:
+            continue
+        want = given.get(key)
+        if want is None:
+            out[key] = have
+            continue
+        same = (
+            math.isclose(float(want), float(have), rel_tol=1e-12)
+            if isinstance(have, (int, float)) and not isinstance(have, bool)
+            else want == have
+        )
+        if key == "shape":
+            same = _shape_list(parse_shape(want) if isinstance(want, str) else want) == _shape_list(have)
+        if not same:
+            raise BiasflowError(
+                f"--{key} {want} contradicts the trajectory {path} (flowed with {key} = {have}); "
+                f"drop --{key} to use the trajectory's value"
+            )
+    if traj.loss and given.get("loss") is None:
+        out["loss"] = traj.loss
+    elif traj.loss and given.get("loss") != traj.loss:
+        raise BiasflowError(
+            f"--loss {given.get('loss')} contradicts the trajectory {path} (flowed with loss {traj.loss}); "
+            "drop --loss"
+        )
+    return out
+
+
+def _shape_list(v):
+    if v is None:
+        return None
+    vals = [float(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return [vals[0]] if len(set(vals)) == 1 else vals
+
+
+def _check_trajectory_data(path: str, traj, ds) -> None:
+    from ..data import fingerprint
+
+    fp = fingerprint(ds)
+    have = traj.data or {}
+    if have.get("sha256") and have["sha256"] != fp["sha256"]:
+        raise BiasflowError(
+            f"the trajectory {path} was flowed on other data (sha256 {have['sha256'][:12]}…, shape "
+            f"{have.get('shape')}) than --data (sha256 {fp['sha256'][:12]}…, shape {fp['shape']}); "
+            "pass the data the flow used"
+        )
+    for c in traj.checkpoints:
+        if np.asarray(c.predictor).shape != (ds.d,):
+            raise BiasflowError(
+                f"the trajectory {path} has predictors of length {np.asarray(c.predictor).size} but --data has "
+                f"d = {ds.d} features; pass the data the flow used"
+            )
+
+
 @app.command()
+@with_model_options(unset=True)
 def predict(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set"),
-    model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    depth: int = typer.Option(None, "--depth", help="depth D (diagonal) or number of layers L"),
-    width: int = typer.Option(None, "--width", help="hidden width (dense)"),
-    alpha: float = typer.Option(1.0, "--alpha", help="initialization scale α > 0"),
-    shape: str = typer.Option(None, "--shape", help="initialization shape (number or per-coordinate list)"),
+    model: str = typer.Option(
+        None, "--model", help=MODEL_HELP + " (default diagonal, or the --trajectory's model)"
+    ),
     loss: str = typer.Option(None, "--loss", help="exp | logistic (classification, default exp) | square"),
     at_loss: str = typer.Option(
         None,
@@ -131,23 +209,33 @@ def predict(
         help="a `biasflow flow --json` result: compare every checkpoint with the "
         "prediction at its own loss level",
     ),
-    seed: int = typer.Option(0, "--seed", help="random seed for random initializations"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+    **model_opts,
 ):
     """What theory predicts (Q_mu max-margin at a loss, the limit, the interpolant), with certificates."""
     from ..bias.compare import compare, compare_path
     from ..bias.predict import predict as run
 
+    traj = None
+    if trajectory is not None:
+        traj = _read_trajectory(trajectory)
+        opts = _resolve_with_trajectory(trajectory, traj, {"model": model, "loss": loss, **model_opts})
+        model, loss = opts.pop("model"), opts.pop("loss")
+        model_opts = {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
+    model = "diagonal" if model is None else model
+    model_opts = {k: v for k, v in model_opts.items() if v is not None}
     if loss is None:
         loss = "square" if lr is not None else None
     lossobj = parse_loss(loss) if loss is not None else None
     ds = load_data(data, lossobj, task=None if lossobj is not None else "classification")
     if lossobj is not None:
         check_loss_task(lossobj, ds)
-    net = make_model(model, ds, depth=depth, width=width, alpha=alpha, shape=parse_shape(shape), seed=seed)
+    net = make_model(model, ds, **model_opts)
+    if traj is not None:
+        _check_trajectory_data(trajectory, traj, ds)
     levels = None
     if at_loss is not None:
-        levels = [parse_level(v) for v in at_loss.split(",") if v.strip()]
+        levels = [Level.parse(v) for v in at_loss.split(",") if v.strip()]
         if not levels:
             raise BiasflowError("--at-loss is empty; give e.g. --at-loss 1e-100")
     if levels is None or len(levels) == 1:
@@ -163,7 +251,7 @@ def predict(
             )
         ]
     else:
-        preds = [run(net, ds, lv, loss=loss) for lv in levels]
+        preds = [_predict_or_undefined(run, net, ds, lv, loss) for lv in levels]
     out = (
         preds[0].to_json()
         if len(preds) == 1
@@ -174,8 +262,8 @@ def predict(
             "predictions": [p.to_json() for p in preds],
         }
     )
-    if trajectory is not None:
-        traj = _read_trajectory(trajectory)
+    if traj is not None:
+        out["data"] = fingerprint(ds)
         if ds.task == "classification" and _diagonal(net) and traj.checkpoints:
             rows = compare_path(traj, net, ds, loss=loss or "exp")
         else:
@@ -207,6 +295,7 @@ def predict(
                     "kkt_l2D",
                     "rho_nsv",
                     "dist_pred",
+                    "dist_qmu",
                     "residual",
                     "l1_ratio",
                     "dist_l2",
@@ -221,7 +310,21 @@ def predict(
     return 0 if out["status"] == "ok" else 3
 
 
-def _diagonal(net) -> bool:
-    from ..models.diagonal import Diagonal, UntiedDiagonal
+def _predict_or_undefined(run, net, ds, level, loss):
+    """One level of a multi-level prediction: a level where the prediction does not exist (not below
+    ℓ(0)/n) is reported as its own row with status invalid_input and the reason, not as a fatal error."""
+    from ..bias.predict import Prediction
+    from ..errors import Status, UndefinedAtLevel
 
-    return isinstance(net, (Diagonal, UntiedDiagonal))
+    try:
+        return run(net, ds, level, loss=loss)
+    except UndefinedAtLevel as e:
+        return Prediction(kind="q_mu", task=ds.task, predictor=np.zeros(ds.d), status=Status.INVALID_INPUT,
+                          message=str(e), log10_loss=level.log10, depth=int(net.degree),
+                          model=net.config(), data=ds)
+
+
+def _diagonal(net) -> bool:
+    from ..models.base import has_dual
+
+    return has_dual(net)

@@ -9,7 +9,17 @@ import typer
 
 from ..errors import BiasflowError
 from . import app
-from ._common import check_loss_task, emit, load_data, make_model, parse_loss, parse_shape, progress, stderr
+from ._common import (
+    check_loss_task,
+    check_steps,
+    emit,
+    load_data,
+    make_model,
+    parse_loss,
+    parse_shape,
+    progress,
+    stderr,
+)
 
 MODEL_HELP = "uv | diagonal | diagonal-untied | diagonal-uv | dense | conv | tensor | relu"
 
@@ -46,6 +56,7 @@ def lr_phases(
         raise BiasflowError(f"--num must be between 1 and 4096 (got {num})")
     if steps < 1:
         raise BiasflowError(f"--steps must be an integer ≥ 1 (got {steps}); pass e.g. --steps 1000")
+    check_steps(steps, num)
     if batching not in ("vmap", "map"):
         raise BiasflowError(f"--batching must be vmap or map (got {batching!r})")
     lossobj = parse_loss(loss)
@@ -57,7 +68,10 @@ def lr_phases(
         pm = phase_map(net, ds, lossobj, units=units, steps=steps, seed=seed, batching=batching)
     res = pm.to_json()
     if out:
-        files = pm.plot(f"{out}/lr_phases.svg", title=f"{net.config().get('model', model)} on {ds.name}")
+        from ..plots import plot_phase_maps
+
+        label = f"{net.config().get('model', model)} on {ds.name}"
+        files = plot_phase_maps([pm], f"{out}/lr_phases.svg", labels=[label], title=label)
         res["figures"] = [str(f) for f in files]
 
     def human(r):

@@ -39,7 +39,9 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.integrate import solve_ivp
 
-LN10 = math.log(10.0)
+from ..levels import LN10
+
+_RAISE = "raise max_steps; `biasflow flow --max-steps N` on the command line"
 
 
 class LossClockSystem(Protocol):
@@ -200,7 +202,7 @@ def _time_clock(system, levels, *, floor_log10, rtol, atol, method, max_steps, c
     stats["phases"].append({"clock": "t", "method": m, "nfev": counter.n})
     status, message = "ok", ""
     if sol is None:
-        status, message = "max_steps", f"t-clock integration used {max_steps} evaluations (raise max_steps)"
+        status, message = "max_steps", f"t-clock integration used {max_steps} evaluations ({_RAISE})"
     else:
         for j, i in enumerate(idx):
             if len(sol.t_events[j]):
@@ -316,7 +318,7 @@ def _phase_tau(system, levels, *, floor_log10, rtol, atol, method_tau, max_steps
         stats["nfev"] += counter.n
         stats["phases"].append({"clock": "tau", "method": m1, "nfev": counter.n})
         if sol is None:
-            status, message = "max_steps", f"τ-clock phase used {max_steps} evaluations (raise max_steps)"
+            status, message = "max_steps", f"τ-clock phase used {max_steps} evaluations ({_RAISE})"
         elif sol.status == -1 or not np.all(np.isfinite(sol.y[:, -1])):
             status, message = "diverged", f"τ-clock solver failed: {sol.message}"
         else:
@@ -433,7 +435,7 @@ def _phase_sigma(system, ctx, *, rtol, atol, method, max_steps, callback) -> Clo
     stats["nfev"] += counter2.n
     stats["phases"].append({"clock": "sigma", "method": m2, "nfev": counter2.n})
     if sol is None:
-        status, message = "max_steps", f"σ-clock phase used {max_steps} evaluations (raise max_steps)"
+        status, message = "max_steps", f"σ-clock phase used {max_steps} evaluations ({_RAISE})"
     else:
         status, message = _collect(system, ctx, len(sol.t), sol.y, f"σ-clock solver stopped: {sol.message}")
     stats["seconds"] = time.perf_counter() - ctx["t_start"]

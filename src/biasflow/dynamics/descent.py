@@ -3,8 +3,8 @@
 θ_{k+1} = θ_k − η_k ∇ℒ_{B_k}(θ_k), with ℒ the MEAN loss over the batch B_k (all n examples for GD, a random
 subset of ``batch_size`` examples drawn without replacement at every step for SGD) and η_k = η·m(k) for a
 schedule m (:mod:`biasflow.dynamics.schedules`). Works for any model of the protocol
-(:mod:`biasflow.models.base`): the outputs are f = Xβ(θ) (or ``model.forward(θ, X)`` for the non-linear
-comparison model), and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
+(:mod:`biasflow.models.base`): the outputs are f = ``model.apply(θ, X)`` (Xβ(θ) for linear models),
+and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
 σ is evaluated through tanh and nothing is special-cased per model.
 
 What a run records (THEORY.md §2.1, §5):
@@ -46,7 +46,9 @@ from jax.flatten_util import ravel_pytree
 from .. import _jax  # noqa: F401
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..fmt import log10_text
 from ..losses import Loss, get_loss
+from ..models.base import is_linear
 from ..trajectory import DescentResult
 from .curvature import lanczos_top
 from .schedules import parse_schedule
@@ -57,12 +59,11 @@ _OPTIONS = ("lanczos_iters", "ntk", "divergence_decades", "effective_init", "par
 
 
 def _is_linear(model) -> bool:
-    return getattr(model, "forward", None) is None
+    return is_linear(model)
 
 
 def _outputs(model, params, X):
-    fwd = getattr(model, "forward", None)
-    return fwd(params, X) if fwd is not None else X @ model.predictor(params)
+    return model.apply(params, X)
 
 
 def _tree_finite(tree) -> jax.Array:
@@ -302,7 +303,7 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
                f"the last finite state (after {nsteps} steps) is kept")
     else:
         status = "ok"
-        msg = f"{nsteps} steps, loss 1e{log10[0]:.4g} → 1e{log10[-1]:.4g}"
+        msg = f"{nsteps} steps, loss {log10_text(log10[0], 4)} → {log10_text(log10[-1], 4)}"
     history["schedule"] = sched.spec()
     history["batch_size"] = data.n if batch_size is None else int(batch_size)
     return DescentResult(status=status, steps=nsteps, loss=np.exp(logl), params=params, predictor=beta,
@@ -329,7 +330,7 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
     """Run gradient descent (or SGD) and return a :class:`~biasflow.trajectory.DescentResult`.
 
     Args:
-        model: any model of the protocol (``init``, ``predictor``; optional ``forward`` for non-linear nets).
+        model: any model of the protocol (``init``, ``apply``; ``predictor`` when linear).
         data: the training set; loss: ``"exp"``, ``"logistic"``, ``"square"`` or a :class:`Loss`.
         lr: base learning rate η > 0 (the peak rate of a schedule).
         steps: number of steps K ≥ 1.

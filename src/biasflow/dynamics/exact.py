@@ -17,9 +17,9 @@ Analytic Jacobian (all n×n, K := A diag(b') Aᵀ, q := Aᵀw):
     ∂w/∂m = −diag(c) + wwᵀ,   c = w (exp), w⊙σ(m) (logistic), 2/‖r‖² (square)
     ∂F/∂ν = (∂w/∂m) K,   ∂s/∂ν = K w,   ∂g/∂ν = A(b''⊙q²) + 2 K (∂w/∂m)ᵀ A(b'⊙q)
 
-The maps b, b', b'' are closed forms in NumPy for :class:`~biasflow.models.Diagonal` (any depth) and
-:class:`~biasflow.models.UntiedDiagonal` (D = 2 forms evaluated in the log domain, so α as small as
-1e-150 never underflows); any other model with ``beta_of_z`` uses JAX derivatives of its map.
+The maps b, b', b'' are the model's potential Φ', Φ'', Φ''' (``model.potential()``, NumPy closed forms
+shared with the bias solvers; depth-2 forms are evaluated in the log domain, so α as small as 1e-150 never
+underflows), and the parameters come from ``model.params_of_z`` on NumPy input.
 
 >>> from biasflow.data import gaussian
 >>> from biasflow.losses import EXP
@@ -42,7 +42,8 @@ import numpy as np
 from ..data import Dataset
 from ..errors import BiasflowError
 from ..losses import Loss
-from ..models.diagonal import Diagonal, UntiedDiagonal
+from ..models.base import has_dual
+from ..models.potentials import PowerPotential
 from .clock import LN10, integrate
 
 _LOG_SWITCH = 30.0
@@ -50,83 +51,9 @@ _LOG_SWITCH = 30.0
 
 # ---------------------------------------------------------------------------------------------- β maps
 def dual_maps(model):
-    """NumPy callables z ↦ (b(z), b'(z), b''(z)) for the model's exact map β = b(z) (elementwise)."""
-    if isinstance(model, Diagonal):
-        a = np.asarray(model.scales, dtype=np.float64)
-        D = int(model.depth)
-        if D == 1:
-            def maps(z):
-                return 2.0 * z, np.full_like(z, 2.0), np.zeros_like(z)
-            return maps
-        if D == 2:
-            la = 2.0 * np.log(a)
-
-            def maps(z):
-                az = np.abs(z)
-                big = np.exp(la + 4.0 * az)
-                small = np.exp(la - 4.0 * az)
-                sh = np.sign(z) * (big - small)  # 2α² sinh(4|z|)·sign z
-                ch = big + small  # 2α² cosh(4z)
-                return sh, 4.0 * ch, 16.0 * sh
-            return maps
-        c = float(model.c)
-        ca = c * a ** (D - 2)
-        e = -D / (D - 2)
-        aD = a**D
-        k1 = aD * ca * (-e)
-        k2 = k1 * ca * (e - 1.0)
-
-        def maps(z):
-            v = ca * z
-            with np.errstate(invalid="ignore", divide="ignore"):
-                lo, hi = 1.0 - v, 1.0 + v
-                bad = (lo <= 0) | (hi <= 0)
-                lo = np.where(bad, np.nan, lo)
-                hi = np.where(bad, np.nan, hi)
-                b = aD * (lo**e - hi**e)
-                b1 = k1 * (lo ** (e - 1.0) + hi ** (e - 1.0))
-                b2 = -k2 * (lo ** (e - 2.0) - hi ** (e - 2.0))
-            return b, b1, b2
-        return maps
-    if isinstance(model, UntiedDiagonal):
-        if model.branches == 2:
-            lk = math.log(model.u0**2 + model.v0**2)
-
-            def maps(z):
-                az = np.abs(z)
-                big = np.exp(lk - math.log(2.0) + 2.0 * az)
-                small = np.exp(lk - math.log(2.0) - 2.0 * az)
-                sh = np.sign(z) * (big - small)
-                ch = big + small
-                return sh, 2.0 * ch, 4.0 * sh
-            return maps
-        S2, T2 = (model.u0 + model.v0) ** 2, (model.u0 - model.v0) ** 2
-
-        def maps(z):
-            ep, em = S2 * np.exp(2.0 * z), T2 * np.exp(-2.0 * z)
-            return 0.25 * (ep - em), 0.5 * (ep + em), ep - em
-        return maps
-    return _jax_maps(model)
-
-
-def _jax_maps(model):
-    import jax
-    import jax.numpy as jnp
-
-    def b1(z):
-        return jax.jvp(model.beta_of_z, (z,), (jnp.ones_like(z),))[1]
-
-    def all3(z):
-        b = model.beta_of_z(z)
-        d1, d2 = jax.jvp(b1, (z,), (jnp.ones_like(z),))
-        return b, d1, d2
-
-    f = jax.jit(all3)
-
-    def maps(z):
-        b, d1, d2 = f(jnp.asarray(z))
-        return np.asarray(b), np.asarray(d1), np.asarray(d2)
-    return maps
+    """NumPy callables z ↦ (b(z), b'(z), b''(z)) for the model's exact map β = b(z) = Φ'(z) (elementwise),
+    from the potential the model provides (:mod:`biasflow.models.potentials`)."""
+    return model.potential().derivatives
 
 
 # ---------------------------------------------------------------------------------------------- losses
@@ -168,7 +95,7 @@ class DualSystem:
     has_jacobian = True
 
     def __init__(self, model, data: Dataset, loss: Loss):
-        if not callable(getattr(model, "beta_of_z", None)):
+        if not has_dual(model):
             raise BiasflowError(
                 f"model {getattr(model, 'name', model)!r} has no exact dual solution; use method='autodiff'"
             )
@@ -255,32 +182,7 @@ class DualSystem:
         """Parameters after the flow has accumulated z = Aᵀν (closed forms in NumPy for the diagonal
         models, so that no JAX computation is compiled on the exact path; JAX otherwise)."""
         z = self._state(nu)[0]
-        m = self.model
-        if isinstance(m, Diagonal):
-            a, D = np.asarray(m.scales, dtype=np.float64), int(m.depth)
-            if D == 1:
-                return (a + z, a - z)
-            if D == 2:
-                return (a * np.exp(2.0 * z), a * np.exp(-2.0 * z))
-            base = a ** (2 - D)
-            with np.errstate(invalid="ignore"):
-                return ((base - m.c * z) ** (-1.0 / (D - 2)), (base + m.c * z) ** (-1.0 / (D - 2)))
-        if isinstance(m, UntiedDiagonal):
-            s, tt = m.u0 + m.v0, m.u0 - m.v0
-
-            def branch(zz):
-                p, q = s * np.exp(zz), tt * np.exp(-zz)
-                return 0.5 * (p + q), 0.5 * (p - q)
-
-            up, vp = branch(z)
-            if m.branches == 1:
-                return (up, vp)
-            um, vm = branch(-z)
-            return (up, vp, um, vm)
-        import jax.numpy as jnp
-
-        p = m.params_of_z(jnp.asarray(z))
-        return tuple(np.asarray(v) for v in p)
+        return tuple(np.asarray(v) for v in self.model.params_of_z(np.asarray(z, dtype=np.float64)))
 
 
 class RatioSystem:
@@ -296,11 +198,13 @@ class RatioSystem:
 
     has_jacobian = True
 
-    def __init__(self, model: Diagonal, data: Dataset, loss: Loss):
+    def __init__(self, model, data: Dataset, loss: Loss):
+        pot = model.potential()
         self.model = model
-        self.D = int(model.depth)
+        self.D = int(pot.depth)
         self.k = self.D - 2
-        self.la = np.log(np.asarray(model.scales, dtype=np.float64))
+        self.c = float(self.D * (self.D - 2))
+        self.la = np.asarray(pot.loga, dtype=np.float64) / self.D  # log α_j
         self.A = np.ascontiguousarray(np.asarray(data.A, dtype=np.float64))
         self.At = np.ascontiguousarray(self.A.T)
         self.y = np.asarray(data.y, dtype=np.float64)
@@ -371,7 +275,7 @@ class RatioSystem:
     def nu(self, p):
         """ν with Aᵀν = z(p) (least squares; for diagnostics such as dual mass fractions)."""
         lp, lm = self._logu(p)
-        z = (np.exp(-self.k * self.la) - np.exp(-self.k * lp)) / float(self.model.c)
+        z = (np.exp(-self.k * self.la) - np.exp(-self.k * lp)) / self.c
         return np.linalg.lstsq(self.At, z, rcond=None)[0]
 
 
@@ -386,7 +290,7 @@ def exact_flow(model, data: Dataset, loss: Loss, levels: list[float], *, floor_l
     The system is :class:`DualSystem` (n-dimensional), except for tied diagonal nets of depth ≥ 3 with
     d ≤ :data:`RATIO_MAX_D`, which use the cancellation-free :class:`RatioSystem`.
     """
-    if isinstance(model, Diagonal) and model.depth >= 3 and model.d <= RATIO_MAX_D:
+    if isinstance(model.potential(), PowerPotential) and model.d <= RATIO_MAX_D:
         system = RatioSystem(model, data, loss)
     else:
         system = DualSystem(model, data, loss)

@@ -39,41 +39,29 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..data import Dataset
+from ..data import Dataset, fingerprint
 from ..errors import BiasflowError
-from ..levels import default_checkpoints, parse_level
+from ..fmt import log10_text
+from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
-from ..models.base import has_dual
+from ..models.base import has_dual, is_linear
+from ..models.memory import require_memory
 from ..trajectory import Checkpoint, Trajectory
 
 METHODS = ("auto", "exact", "autodiff")
-LN10 = math.log(10.0)
 
 
 def _as_level(value, what: str) -> float:
-    """A loss level as log10: strings via :func:`~biasflow.levels.parse_level`, floats ≤ 0 as log10,
-    floats in (0, 1) as values."""
-    if isinstance(value, str):
-        return parse_level(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise BiasflowError(f"{what} must be a loss level such as '1e-100' or a log10 value such as -100")
-    v = float(value)
-    if math.isnan(v) or v == math.inf:
-        raise BiasflowError(f"{what} = {value!r} is not a loss level; give e.g. '1e-100' or -100")
-    if v <= 0:
-        return v
-    if v < 1:
-        return math.log10(v)
-    raise BiasflowError(
-        f"{what} = {value!r} is ambiguous: give a string such as '1e-100', a log10 value ≤ 0, "
-        "or a value in (0, 1)"
-    )
+    """A loss level as log10, read by :meth:`~biasflow.levels.Level.parse` (strings, :class:`Level`,
+    positive float VALUES); ≤ 0, NaN, ±inf and underflowed floats are refused."""
+    try:
+        return Level.parse(value).log10
+    except BiasflowError as e:
+        raise BiasflowError(f"{what}: {e}") from None
 
 
 def _levels(until, checkpoints) -> tuple[float, list[float]]:
     target = _as_level(until, "until")
-    if target == -math.inf:
-        raise BiasflowError("until = 0 (or -inf) is never reached in finite time; give e.g. '1e-10000'")
     if checkpoints is None:
         levels = default_checkpoints(target)
     else:
@@ -119,6 +107,13 @@ def _validate(model, data: Dataset, loss) -> Loss:
         )
     if getattr(model, "d", data.d) != data.d:
         raise BiasflowError(f"the model has input dimension {model.d} but the data have d = {data.d} columns")
+    if not is_linear(model):
+        raise BiasflowError(
+            f"gradient flow follows linear models (with a predictor); {getattr(model, 'name', model)!r} is not "
+            "linear: train it with descent"
+        )
+    if callable(getattr(model, "memory_bytes", None)):
+        require_memory(model, data.n)
     return lossobj
 
 
@@ -157,8 +152,10 @@ def flow(
         model: a model (:mod:`biasflow.models`).
         data: a :class:`~biasflow.data.Dataset`.
         loss: ``"exp"``, ``"logistic"``, ``"square"`` or a :class:`~biasflow.losses.Loss`.
-        until: the target loss: a string (``"1e-10000"``, never underflows), a float ≤ 0 read as log10,
-            or a float in (0, 1) read as the loss value itself.
+        until: the target loss, a :class:`~biasflow.levels.Level` or anything :meth:`Level.parse
+            <biasflow.levels.Level.parse>` reads: a string (``"1e-10000"``, never underflows) or a positive
+            float read as the loss VALUE (``2.0`` is the loss 2). Floats ≤ 0, NaN and underflowed values
+            are refused; a log10 value is passed as ``Level.from_log10(-100)``.
         checkpoints: loss levels to record (same forms as ``until``); default
             :func:`~biasflow.levels.default_checkpoints` (1e-1, 1e-2, 1e-5, 1e-10, …). Each is recorded at
             the exact loss level.
@@ -199,7 +196,7 @@ def flow(
         if lim is not None and target < lim:
             floor_log10 = lim
             limit_msg = ("square-loss residuals below 1e-12 of |y| are not resolvable in float64; "
-                         f"loss levels below 1e{lim:.4g} are out of reach")
+                         f"loss levels below {log10_text(lim, 4)} are out of reach")
     atol = rtol * 1e-2 if atol is None else atol
     kw = dict(floor_log10=floor_log10, rtol=rtol, atol=atol, max_steps=max_steps, callback=callback,
               solver=solver, solver_tau=options.get("solver_tau"))
@@ -212,7 +209,7 @@ def flow(
 
         res, system = primal_flow(model, data, lossobj, levels, seed=seed, **kw)
     return _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg or limit_msg,
-                       "exact" if use_exact else "autodiff")
+                       "exact" if use_exact else "autodiff", data)
 
 
 def flow_many(
@@ -281,11 +278,11 @@ def flow_many(
                              atol=rtol * 1e-2 if atol is None else atol, method=solver,
                              method_tau=options.get("solver_tau"), max_steps=max_steps, callback=callback,
                              stacked=stacked)
-    return [_trajectory(r, sy, m, lossobj, levels, floor_log10, floor_msg, "exact")
+    return [_trajectory(r, sy, m, lossobj, levels, floor_log10, floor_msg, "exact", data)
             for r, sy, m in zip(results, systems, models, strict=True)]
 
 
-def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method) -> Trajectory:
+def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, method, data) -> Trajectory:
     cps = []
     for lv, x, lt, clk in zip(res.levels, res.states, res.log10_times, res.clocks, strict=True):
         extra = {"s": clk["s"]}
@@ -295,19 +292,27 @@ def _trajectory(res, system, model, lossobj, levels, floor_log10, floor_msg, met
             extra["nu"] = system.nu(x) if hasattr(system, "nu") else np.array(x)
         cps.append(Checkpoint(log10_loss=float(lv), log10_time=float(lt), params=system.params(x),
                               predictor=system.predictor(x), extra=extra))
+    if cps and len(cps) == len(levels) and cps[-1].log10_time == -math.inf:
+        s0 = float(cps[-1].extra.get("s", math.nan))
+        raise BiasflowError(
+            f"until = {Level.from_log10(levels[-1])} is not below the initial loss ℒ(0) = "
+            f"{Level.from_log10(-s0 / LN10) if math.isfinite(s0) else '?'}: nothing to train; "
+            "give a smaller target such as '1e-10'"
+        )
     status, message = res.status, res.message
     if status == "ok" and len(cps) < len(levels):
         if floor_log10 is not None:
             status = "target_unreachable"
-            message = f"{floor_msg}: 1e{floor_log10:.6g} (reached every level above it)"
+            message = f"{floor_msg}: {log10_text(floor_log10, 6)} (reached every level above it)"
         else:
             status, message = "max_steps", message or "not every level was reached"
     elif status == "ok":
-        message = f"reached loss 1e{levels[-1]:.6g}"
+        message = f"reached loss {Level.from_log10(levels[-1])}"
     stats = dict(res.stats)
     return Trajectory(status=status, checkpoints=cps, message=message, method=method, loss=lossobj.name,
                       model=model.config() if hasattr(model, "config") else {},
-                      floor_log10=floor_log10 if status == "target_unreachable" else None, stats=stats)
+                      floor_log10=floor_log10 if status == "target_unreachable" else None, stats=stats,
+                      data=fingerprint(data))
 
 
 __all__ = ["METHODS", "flow", "flow_many", "LN10"]

@@ -122,7 +122,7 @@ def mirror_descent(model, data, potential: str = "quadratic", scale: str = "unsc
     pot = Potential.for_model(potential, scale, model)
     n = data.n
     if callable(getattr(model, "memory_bytes", None)):
-        from ..models.shallow import require_memory
+        from ..models.memory import require_memory
 
         require_memory(model, n)
     batch = n if batch_size is None else int(batch_size)
@@ -197,7 +197,7 @@ def mirror_flow(model, data, potential: str = "quadratic", scale: str = "unscale
         raise BiasflowError("give the mirror flow either a time or a loss level to reach (not both)")
     pot = Potential.for_model(potential, scale, model)
     if callable(getattr(model, "memory_bytes", None)):
-        from ..models.shallow import require_memory
+        from ..models.memory import require_memory
 
         require_memory(model, data.n)
     p0 = model.init(jax.random.PRNGKey(int(seed))) if params0 is None else params0

@@ -110,7 +110,7 @@ def output_flow(model, data, *, until_loss="1e-20", checkpoints=None, times=None
     X, y = np.asarray(data.X, float), np.asarray(data.y, float)
     n = X.shape[0]
     if callable(getattr(model, "memory_bytes", None)):
-        from ..models.shallow import require_memory
+        from ..models.memory import require_memory
 
         require_memory(model, n)
     p0 = model.init(jax.random.PRNGKey(int(seed))) if params0 is None else params0

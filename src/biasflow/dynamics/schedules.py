@@ -141,6 +141,7 @@ SCHEDULES: tuple[str, ...] = tuple(_SPECS)
 _EXAMPLE = {
     "step": "step:gamma=0.5,l=100", "nstep": "nstep:milestones=100/200,gamma=0.1", "exp": "exp:gamma=0.999",
     "inv": "inv:gamma=0.001,p=0.5", "poly": "poly:l=1000,p=2", "cosine": "cosine:l=1000,final=0.01",
+    "warmup": "warmup:warmup=100",
 }
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import BiasflowError
+from ..levels import LN10
 
 _TOL = 1e-9
 
@@ -202,7 +203,7 @@ def check(data: Dataset, loss=None, margin: bool = True) -> Separability:
     if name is not None:
         if name not in ("exp", "logistic"):
             raise BiasflowError(f"loss {name!r} does not apply to classification data; use exp or logistic")
-        fl = _floor(A[hard], name, n) / math.log(10.0)
+        fl = _floor(A[hard], name, n) / LN10
     return Separability(False, tuple(int(i) for i in hard), fl, margin, name)
 
 

@@ -32,9 +32,9 @@ import numpy as np
 
 from ..data import Dataset, make_dataset
 from ..dynamics.descent import descent, descent_many
-from ..dynamics.phases import initial_curvature, phase_map, plot_phase_maps
+from ..dynamics.phases import initial_curvature, phase_map
 from ..models.uv import UV, binary_entropy
-from ..plots import save_figure
+from ..plots import plot_phase_maps, save_figure
 from . import Claim, ExperimentResult
 
 TITLE = "Large learning rates: the catapult phase depends on separability (Huang et al. 2020)"
@@ -260,10 +260,7 @@ def part_c(quick: bool):
             res = descent_many(model, tr, "logistic", lrs=etas, steps=steps, sharpness_every=steps, params0=p0)
             Xte, yte = jnp.asarray(te.X), te.y
             for u, eta, r in zip(units, etas, res, strict=True):
-                if hasattr(model, "forward"):
-                    f = np.asarray(model.forward(r.params, Xte))
-                else:
-                    f = np.asarray(Xte @ model.predictor(r.params))
+                f = np.asarray(model.apply(r.params, Xte))
                 acc = float(np.mean(np.sign(f) == yte))
                 rows.append(dict(task=tname, separable=bool(sep), model=mname, units=float(u), eta=float(eta),
                                  status=r.status, test_acc=acc, train_loss=float(r.loss[-1]),

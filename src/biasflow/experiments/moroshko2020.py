@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fmt import log10_text
 from ..levels import format_level
 from . import Claim, ExperimentResult
 
@@ -96,13 +97,13 @@ def deep_claim(rows: list[dict], l2_support: int) -> Claim:
             "THEORY.md §8.16; Moroshko et al. 2020",
         )
     r = last[0]
-    ok = r["kkt_l2D"] <= 1e-6 and r["rho_nsv"] >= 0.3 and 3 * r["support"] <= l2_support
+    ok = r["kkt_l2D"] <= 1e-6 and r["rho_nsv"] >= 0.3 and 3 * r["support_size"] <= l2_support
     return Claim(
         "D = 3, small α: the flow reaches an ℓ_{2/3} KKT point (residual ≤ 1e-6) with ρ_nsv ≥ 0.3 "
         "(so not the "
         "Q_μ solution) and a support much smaller than the ℓ2 SVM's (≤ 1/3)",
         f"α = 0.01, ε = 1e-1000: KKT residual {r['kkt_l2D']:.1e}, ρ_nsv = {r['rho_nsv']:.3f}, support "
-        f"{r['support']} vs {l2_support} for the ℓ2 SVM",
+        f"{r['support_size']} vs {l2_support} for the ℓ2 SVM",
         ok,
         "THEORY.md §8.16; Moroshko et al. 2020",
     )
@@ -182,7 +183,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         },
         summary=(
             f"{len(alphas)} initialization scales α ∈ [{alphas[0]:g}, {alphas[-1]:g}] × {len(levels)} "
-            f"training losses ε ∈ [1e{levels[-1]:g}, 1e{levels[0]:g}] ({n_ok} exact dual flows, D = 2, "
+            f"training losses ε ∈ [{log10_text(levels[-1])}, {log10_text(levels[0])}] ({n_ok} exact dual flows, D = 2, "
             f"built-in sparse data n = 10, d = 30). Colour: the normalized-margin gap 1 − γ_p/γ_p* to the "
             "ℓ1 (rich) and ℓ2 (kernel) max-margin predictors."
         ),

@@ -68,6 +68,8 @@ def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]
     """min-Q interpolants (the limits of the flows, THEORY.md §3.4) over α × D, as store rows by run id."""
     from .. import __version__
     from ..bias.interpolate import interpolate
+    from ..bias.potentials import potential_of
+    from ..data import fingerprint
     from ..models import Diagonal
     from ..sweep import checkpoint_metrics, run_id
 
@@ -80,6 +82,7 @@ def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]
             row = {
                 "sweep": "woodworth2020-interpolants",
                 "data": f"gaussian(n={ds.n},d={ds.d},k={DATA['k']})",
+                "data_sha256": fingerprint(ds)["sha256"],
                 "model": "diagonal",
                 "depth": D,
                 "alpha": float(a),
@@ -88,13 +91,13 @@ def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]
                 "log10_loss": None,
                 "status": res.status,
                 "message": getattr(res, "message", "") or "",
-                "kkt": float(res.kkt),
-                "interp_residual": float(res.residual),
                 "seconds": time.perf_counter() - t0,
                 "biasflow_version": __version__,
                 "predictor": beta.tolist(),
             }
-            row.update(checkpoint_metrics(ds, beta, refs, degree=D, teacher=teacher))
+            net = Diagonal(d=ds.d, depth=D, alpha=a)
+            row.update(checkpoint_metrics(ds, beta, degree=D, teacher=teacher, model=net.config(),
+                                          potential=potential_of(net)))
             runs[run_id({"interpolant": True, "alpha": float(a), "depth": D, "data": DATA})] = [row]
     return runs
 
@@ -269,7 +272,7 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
     ds_ = sorted(by)
     pairs = []
     for a in [r["alpha"] for r in by.get(ds_[0], []) if r["alpha"] <= 0.1]:
-        v = [next((r["l1_ratio"] for r in by[D] if r["alpha"] == a), None) for D in ds_]
+        v = [next((r["gap_obj_l1"] for r in by[D] if r["alpha"] == a), None) for D in ds_]
         if None not in v:
             pairs.append((a, v))
     ok = (

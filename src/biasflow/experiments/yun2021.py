@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fmt import log10_text, num
 from ..plots import save_figure
 from . import Claim, ExperimentResult
 
@@ -46,8 +47,10 @@ def _gap(value: float, best: float) -> float:
 
 def _flow(model, ds, loss, until, levels):
     from ..dynamics.flow import flow
+    from ..levels import Level
 
-    return flow(model, ds, loss, until=until, checkpoints=levels)
+    lv = [Level.from_log10(v) for v in levels]
+    return flow(model, ds, loss, until=Level.from_log10(until), checkpoints=lv)
 
 
 def classification(quick: bool) -> dict:
@@ -196,7 +199,7 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
     ax.set_yscale("log")
     ax.set_xlabel("initialization scale α")
     ax.set_ylabel("relative distance of the flow's end point")
-    ax.set_title(f"regression (square loss, flow to ε = 1e{reg['until']:g})")
+    ax.set_title(f"regression (square loss, flow to ε = {log10_text(reg['until'])})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save(fig, "yun2021_regression")
@@ -251,7 +254,7 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
             continue
         mono = _decreasing(vals) if "KKT" not in label else True
         ok = r["status"] == "ok" and mono and vals[-1] < tol
-        meas = ", ".join(f"1e{lv:g}: {v:.2e}" for lv, v in pts)
+        meas = ", ".join(f"{log10_text(lv)}: {num(v)}" for lv, v in pts)
         if "objective_flow" in r:
             meas += (
                 f"; ‖DFT β̃‖_(2/3) of the flow's point {r['objective_flow']:.4g} vs the reweighted best "
@@ -321,7 +324,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
         summary=(
             f"Gradient flow (exp loss) of FC (L=3), diagonal (L=2) and full-length circular conv (L=2, 3) "
             f"networks on Gaussian data n={CLS['n']}, d={CLS['d']}, checkpoints down to ε = "
-            f"1e{_levels(quick)[-1]:g}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
+            f"{log10_text(_levels(quick)[-1])}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
             f"ℓ_{{2/3}} KKT residual); square-loss flows of FC and untied diagonal networks (n={REG['n']}, "
             f"d={REG['d']}) compared with the interpolants of THEORY.md §4.4."
         ),

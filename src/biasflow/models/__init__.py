@@ -1,53 +1,66 @@
-"""Linear network models, one per file, with a common protocol (:mod:`biasflow.models.base`).
+"""Model registry: one file per model, one line per name in :data:`MODELS` (import-light: no JAX here).
 
-:func:`build_model` makes a model from the CLI/sweep options; :data:`MODELS` maps each name to its factory.
-A new model is one new file and one line here.
+:func:`build_model` makes a model from the CLI/sweep options; :func:`options` lists the options a model
+takes (fields of :class:`biasflow.models.options.ModelOptions`, with their help). Model classes are
+imported on first use (``from biasflow.models import Dense`` works; ``import biasflow.models`` does not
+import JAX). The protocol and its capabilities are in :mod:`biasflow.models.base`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import importlib
 
 from ..errors import BiasflowError
-from .base import DualModel, Model, has_dual
-from .conv import Conv, make_conv
-from .dense import Dense, make_dense
-from .diagonal import Diagonal, UntiedDiagonal
-from .relu import ReLU2, make_relu
-from .tensor import TensorNetwork, make_tensor
-from .uv import UV, make_uv
+from . import options as _options
+from .base import DualModel, LinearModel, Model, has_decomposition, has_dual, is_linear
 
 
-def _diagonal(d, depth=None, alpha=1.0, shape=None, **_):
-    return Diagonal(d=d, depth=2 if depth is None else depth, alpha=alpha, shape=shape)
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A registered model: its factory ``"module:function"`` (imported on first use), the option names
+    it takes (fields of :class:`~biasflow.models.options.ModelOptions`), and the depth recorded in results
+    tables for runs that set none (None: not recorded)."""
+
+    factory: str
+    options: tuple[str, ...]
+    depth: int | None = None
+
+    def load(self):
+        module, attr = self.factory.split(":")
+        return getattr(importlib.import_module(module), attr)
 
 
-def _untied(d, depth=None, alpha=1.0, shape=None, **_):
-    if depth not in (None, 2):
-        raise BiasflowError("diagonal-untied has depth 2; drop --depth")
-    return UntiedDiagonal.from_scale_shape(d, alpha=alpha, shape=0.0 if shape is None else float(shape))
-
-
-def _uv_diagonal(d, depth=None, alpha=1.0, shape=None, **_):
-    if depth not in (None, 2):
-        raise BiasflowError("diagonal-uv has depth 2; drop --depth")
-    if shape is not None:
-        raise BiasflowError("diagonal-uv starts at u = √2α, v = 0 and takes no --shape; use diagonal-untied")
-    return UntiedDiagonal.even(d, alpha=alpha)
-
-
-MODELS: dict[str, Callable[..., Model]] = {
-    "diagonal": _diagonal,
-    "diagonal-untied": _untied,
-    "diagonal-uv": _uv_diagonal,
-    "dense": make_dense,
-    "conv": make_conv,
-    "tensor": make_tensor,
-    "uv": make_uv,
-    "relu": make_relu,
-    "shallow": lambda d, **o: __import__("biasflow.models.shallow", fromlist=["make_shallow"]).make_shallow(d, **o),
+MODELS: dict[str, Entry] = {
+    "diagonal": Entry("biasflow.models.diagonal:make_diagonal", ("depth", "alpha", "shape"), depth=2),
+    "diagonal-untied": Entry("biasflow.models.diagonal:make_untied", ("alpha", "shape"), depth=2),
+    "diagonal-uv": Entry("biasflow.models.diagonal:make_uv_diagonal", ("alpha",), depth=2),
+    "dense": Entry("biasflow.models.dense:make_dense", ("depth", "width", "alpha", "seed")),
+    "conv": Entry("biasflow.models.conv:make_conv", ("depth", "width", "alpha", "seed")),
+    "tensor": Entry("biasflow.models.tensor:make_tensor", ("depth", "width", "alpha", "seed")),
+    "uv": Entry("biasflow.models.uv:make_uv", ("width", "alpha", "seed")),
+    "relu": Entry("biasflow.models.relu:make_relu", ("width", "alpha", "seed")),
+    "twolayer": Entry("biasflow.models.twolayer:make_twolayer", ("width", "alpha", "seed")),
+    "shallow": Entry("biasflow.models.shallow:make_shallow", ("width", "alpha", "seed", "activation", "init",
+                                                             "asymmetric", "train", "skip", "skip_scale")),
 }
-"""Model factories by name: ``factory(d, depth=, width=, alpha=, shape=, seed=, ...) -> Model``."""
+"""Registered models by name: ``MODELS[name].load()(d, depth=, width=, alpha=, shape=, seed=) -> Model``."""
+
+
+def options(name: str) -> tuple[dataclasses.Field, ...]:
+    """The option fields (with ``metadata["help"]``) that model ``name`` takes.
+
+    >>> [f.name for f in options("uv")]
+    ['width', 'alpha', 'seed']
+    """
+    entry = _entry(name)
+    return tuple(f for f in _options.fields() if f.name in entry.options)
+
+
+def _entry(name: str) -> Entry:
+    if name not in MODELS:
+        raise BiasflowError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
 
 
 def build_model(name: str, d: int, **options) -> Model:
@@ -60,12 +73,22 @@ def build_model(name: str, d: int, **options) -> Model:
     ...
     biasflow.errors.BiasflowError: unknown model 'mlp'; choose one of diagonal, diagonal-untied, diagonal-uv, ...
     """
-    if name not in MODELS:
-        raise BiasflowError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](d, **options)
+    return _entry(name).load()(d, **options)
+
+
+_CLASSES = {
+    "Diagonal": "diagonal", "UntiedDiagonal": "diagonal", "Dense": "dense", "Conv": "conv",
+    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "Shallow": "shallow",
+}
+
+
+def __getattr__(attr):  # PEP 562: model classes load (with JAX) on first access
+    if attr in _CLASSES:
+        return getattr(importlib.import_module(f"{__name__}.{_CLASSES[attr]}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 __all__ = [
-    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Model", "ReLU2", "TensorNetwork",
-    "UntiedDiagonal", "build_model", "has_dual",
+    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Entry", "LinearModel", "Model", "ReLU2",
+    "TensorNetwork", "UntiedDiagonal", "build_model", "has_decomposition", "has_dual", "is_linear", "options",
 ]

@@ -1,29 +1,35 @@
-"""The model protocol every linear network implements.
+"""The model protocol and its optional capabilities (discovered by attribute presence, never by class).
 
-A model is a small immutable object (a frozen dataclass). It knows its input dimension ``d`` and:
+A model is a small immutable object (a frozen dataclass) with a class attribute ``name``; its options are
+dataclass fields whose ``metadata["help"]`` is their one-line documentation (read by the CLI and the sweep
+schema through :func:`biasflow.models.options`). Every model has:
 
-- ``init(key) -> params``: initial parameters (a pytree of float64 arrays); ``key`` is a
-  ``jax.random`` key, ignored by deterministic initializations;
-- ``predictor(params) -> beta``: the end-to-end linear predictor β(θ) ∈ R^d, with f(x; θ) = xᵀβ(θ);
-- ``degree``: the homogeneity degree of β in θ (D for a depth-D diagonal net, L for an L-layer net);
-- ``invariants(params) -> array``: quantities conserved along gradient flow (THEORY.md §3.1, §8.2);
-- ``config() -> dict``: its options, as stored in results tables.
+- ``d``: the input dimension;
+- ``init(key) -> params``: initial parameters (a pytree of float64 arrays); ``key`` is a ``jax.random``
+  key, ignored by deterministic initializations;
+- ``apply(params, X) -> outputs``: the network's outputs f(X; θ), shape (n,);
+- ``invariants(params) -> array``: quantities conserved along gradient flow (may be empty);
+- ``config() -> dict``: its options, as stored in results tables;
+- ``memory_bytes(n) -> int``: estimated peak memory of training on n examples, checked before allocating.
 
-Everything else (gradients, Hessian-vector products, NTK) is derived by JAX from ``predictor``, so a new
-architecture is one new file plus one line in :data:`biasflow.models.MODELS`.
+Capabilities (each optional; :func:`is_linear`, :func:`has_dual`, ... test for them):
 
-Models with an exact dual solution (diagonal networks, THEORY.md §3.2) also provide
-``beta_of_z(z)`` and ``params_of_z(z)``: the predictor and parameters after the flow has accumulated
-z = Aᵀν(t), where ν is the integrated residual. The flow dispatcher uses them for ``method="exact"``.
+- **linear** — ``predictor(params) -> beta`` (f(x) = xᵀβ(θ)) and ``degree`` (homogeneity of β in θ);
+- **exact flow** — ``potential() -> Potential`` (NumPy, :mod:`biasflow.models.potentials`: β = Φ'(z) with
+  z = Aᵀν, and Φ'', Φ''') and ``params_of_z(z) -> params`` (NumPy in, NumPy out);
+- **transformed-space bias** — ``decomposition() -> Decomposition`` (:mod:`biasflow.models.decomposition`);
+- ``untied_factors(params) -> list | None`` — the layers a_l of a one-branch untied diagonal net
+  (β = a_1 ⊙ ⋯ ⊙ a_L), for Yun et al.'s closed-form interpolant;
+- ``weight_matrices(params) -> list`` — the layer matrices of a fully connected net (alignment);
+- ``even_alpha -> float | None`` — α when the model is Even et al.'s u⊙v with u(0) = √2α, v(0) = 0
+  (the finite-step prediction).
+
+Everything else (gradients, Hessian-vector products, NTK) is derived by JAX from ``apply``/``predictor``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
-
-import jax
-
-from .. import _jax  # noqa: F401
 
 Params = Any
 
@@ -33,31 +39,51 @@ class Model(Protocol):
     name: str
     d: int
 
-    @property
-    def degree(self) -> int: ...
+    def init(self, key=None) -> Params: ...
 
-    def init(self, key: jax.Array | None = None) -> Params: ...
+    def apply(self, params: Params, X) -> Any: ...
 
-    def predictor(self, params: Params) -> jax.Array: ...
-
-    def invariants(self, params: Params) -> jax.Array: ...
+    def invariants(self, params: Params) -> Any: ...
 
     def config(self) -> dict: ...
 
+    def memory_bytes(self, n: int) -> int: ...
+
 
 @runtime_checkable
-class DualModel(Model, Protocol):
-    """A model whose gradient flow is solved exactly by β = beta_of_z(Aᵀν) (THEORY.md §3.2)."""
+class LinearModel(Model, Protocol):
+    """f(x; θ) = xᵀβ(θ), β homogeneous of degree ``degree`` in θ."""
 
-    def beta_of_z(self, z: jax.Array) -> jax.Array: ...
+    @property
+    def degree(self) -> int: ...
 
-    def params_of_z(self, z: jax.Array) -> Params: ...
-
-    def z_domain(self) -> jax.Array | None:
-        """Bound b with |z_j| < b_j along the flow (depth ≥ 3), or None if unbounded."""
-        ...
+    def predictor(self, params: Params) -> Any: ...
 
 
-def has_dual(model: Model) -> bool:
-    """True when the model exposes an exact dual solution."""
-    return callable(getattr(model, "beta_of_z", None))
+@runtime_checkable
+class DualModel(LinearModel, Protocol):
+    """A model whose gradient flow is solved exactly by β = Φ'(Aᵀν) (THEORY.md §3.2)."""
+
+    def potential(self) -> Any: ...
+
+    def params_of_z(self, z) -> Params: ...
+
+
+def is_linear(model) -> bool:
+    """True when the model has an end-to-end linear predictor (``predictor`` and ``degree``)."""
+    return callable(getattr(model, "predictor", None)) and hasattr(model, "degree")
+
+
+def has_dual(model) -> bool:
+    """True when the model exposes an exact dual solution (``potential`` and ``params_of_z``)."""
+    return callable(getattr(model, "potential", None)) and callable(getattr(model, "params_of_z", None))
+
+
+def has_decomposition(model) -> bool:
+    """True when the model can say whether (and how) it is orthogonally decomposable."""
+    return callable(getattr(model, "decomposition", None))
+
+
+def linear_apply(model, params, X):
+    """f = Xβ(θ): the ``apply`` of every linear model."""
+    return X @ model.predictor(params)

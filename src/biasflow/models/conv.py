@@ -74,7 +74,7 @@ class Conv:
                     )
             ks = tuple(int(k) for k in ks)
         object.__setattr__(self, "kernel_sizes", ks)
-        check_memory(self.memory_estimate(), f"a conv net with d={d} and filters {ks}", "reduce d or depth")
+        check_memory(self.memory_bytes(0), f"a conv net with d={d} and filters {ks}", "reduce d or depth")
 
     @property
     def degree(self) -> int:
@@ -85,9 +85,18 @@ class Conv:
         """True when every filter has length d (the orthogonally decomposable case)."""
         return all(k == self.d for k in self.kernel_sizes)
 
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: solver copies of the filters, the complex spectra of every layer, the data and a copy."""
+        return int(8 * (SOLVER_COPIES * sum(self.kernel_sizes) + 4 * self.depth * (self.d + 2) + 2 * n * self.d))
+
     def memory_estimate(self) -> int:
-        """Bytes: solver copies of the filters plus the complex spectra of every layer."""
-        return int(8 * (SOLVER_COPIES * sum(self.kernel_sizes) + 4 * self.depth * (self.d + 2)))
+        """Bytes of the model itself (``memory_bytes(0)``)."""
+        return self.memory_bytes(0)
+
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
 
     def init(self, key=None):
         """w_l(0) = α·N(0, I_{k_l})."""
@@ -129,6 +138,23 @@ class Conv:
             p = jnp.abs(self.spectra(ws)) ** 2
             out.append((p[:-1] - p[-1]).ravel())
         return jnp.concatenate(out)
+
+    def decomposition(self):
+        """Full-length filters: ODec with S = DFT (Gunasekar et al. 2018b); shorter filters: not ODec."""
+        from .decomposition import Decomposition
+
+        if self.full_length:
+            return Decomposition(
+                True, "fourier", f"conv with full-length filters: transform S = DFT (d={self.d})", self.depth
+            )
+        short = [l + 1 for l, k in enumerate(self.kernel_sizes) if k < self.d]
+        return Decomposition(
+            False,
+            "none",
+            f"conv filters of layer(s) {short} are shorter than d={self.d}, so the layers do "
+            "not share the Fourier basis and the network is not orthogonally decomposable",
+            self.depth,
+        )
 
     def config(self) -> dict:
         return {

@@ -83,7 +83,7 @@ class Dense:
         if self.width is None and widths:
             object.__setattr__(self, "width", widths[0] if len(set(widths)) == 1 else None)
         check_memory(
-            self.memory_estimate(), f"a dense net with layer sizes {self.dims}", "reduce --width or --depth"
+            self.memory_bytes(0), f"a dense net with layer sizes {self.dims}", "reduce --width or --depth"
         )
 
     @property
@@ -100,11 +100,20 @@ class Dense:
         dims = self.dims
         return int(sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)))
 
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: the solver's working copies of the parameters, and the data with one copy (β is formed
+        by matrix–vector products, so no n × width activations). The width × width invariant matrices are
+        checked separately by :meth:`invariants`, which only diagnostics call."""
+        return int(8 * (SOLVER_COPIES * self.n_params + 2 * n * self.d))
+
     def memory_estimate(self) -> int:
-        """Bytes: the solver's working copies of the parameters and the invariant matrices."""
-        dims = self.dims
-        inv = sum(w * w for w in dims[1:-1])
-        return int(8 * (SOLVER_COPIES * self.n_params + 2 * inv))
+        """Bytes of the model itself (``memory_bytes(0)``)."""
+        return self.memory_bytes(0)
+
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
 
     def init(self, key=None):
         """Parameters (W_1, …, W_L) at scale α (see the module docstring)."""
@@ -155,9 +164,27 @@ class Dense:
         Ws = self._check(params)
         if len(Ws) == 1:
             return jnp.zeros(0)
+        check_memory(8 * 2 * sum(w * w for w in self.dims[1:-1]), "the dense invariants WᵀW − WWᵀ",
+                     "skip the invariants or reduce --width")
         return jnp.concatenate(
             [(Ws[l].T @ Ws[l] - Ws[l + 1] @ Ws[l + 1].T).ravel() for l in range(len(Ws) - 1)]
         )
+
+    def decomposition(self):
+        """Depth 1 is the linear model (S = I); deeper fully connected nets are not ODec (their limit is
+        the ℓ2 max-margin, Ji & Telgarsky 2019a)."""
+        from .decomposition import FC_REASON, Decomposition
+
+        if self.depth == 1:
+            return Decomposition(True, "identity", "a depth-1 dense net is the linear model (S = I)", 1,
+                                 fully_connected=True)
+        return Decomposition(False, "none", FC_REASON, self.depth, fully_connected=True)
+
+    def weight_matrices(self, params):
+        """The layer matrices (W_1, …, W_L) as NumPy arrays (for singular-vector alignment)."""
+        import numpy as np
+
+        return [np.asarray(W) for W in self._check(params)]
 
     def config(self) -> dict:
         return {

@@ -35,6 +35,14 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
+from .decomposition import Decomposition
+from .memory import SOLVER_COPIES, check_memory
+from .potentials import ExpPotential, Potential, PowerPotential, QuadPotential
+
+
+def _xp(z):
+    """NumPy for NumPy input (the exact flow stays free of JAX), jax.numpy otherwise."""
+    return np if isinstance(z, (np.ndarray, np.generic, float)) else jnp
 
 
 def _scales(d: int, alpha: float, shape) -> np.ndarray:
@@ -76,10 +84,16 @@ class Diagonal:
         if self.shape is not None and not isinstance(self.shape, tuple):
             object.__setattr__(self, "shape", tuple(np.atleast_1d(np.asarray(self.shape, float)).tolist()))
         _scales(self.d, self.alpha, self.shape)
+        check_memory(self.memory_bytes(0), f"a diagonal net with d={self.d}", "reduce d")
 
     @property
     def degree(self) -> int:
         return int(self.depth)
+
+    @property
+    def log10_mu_scale(self) -> float | None:
+        """log10 α^D, the scale of Moroshko et al.'s μ = α^D/γ, when α is uniform (no shape); else None."""
+        return self.depth * math.log10(float(self.alpha)) if self.shape is None else None
 
     @property
     def scales(self) -> jnp.ndarray:
@@ -89,6 +103,17 @@ class Diagonal:
     def init(self, key=None):
         a = self.scales
         return (a, a)
+
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: solver copies of the 2d parameters and n duals, the data (and its two contiguous copies
+        in the exact flow), the n×n dual Jacobians, and the d×d ratio-coordinate Jacobians (D ≥ 3)."""
+        d = int(self.d)
+        extra = 3 * d * d if self.depth >= 3 and d <= 400 else 0
+        return int(8 * (SOLVER_COPIES * (2 * d + n) + 3 * n * d + 4 * n * n + extra))
 
     def predictor(self, params):
         up, um = params
@@ -122,14 +147,46 @@ class Diagonal:
         return self.scales ** (2 - self.depth) / self.c
 
     def params_of_z(self, z):
-        a, D = self.scales, self.depth
+        """(u₊, u₋) after the flow has accumulated z (NumPy in, NumPy out; JAX otherwise)."""
+        xp = _xp(z)
+        a, D = xp.asarray(_scales(self.d, self.alpha, self.shape)), self.depth
         if D == 1:
             return (a + z, a - z)
         if D == 2:
-            return (a * jnp.exp(2.0 * z), a * jnp.exp(-2.0 * z))
+            return (a * xp.exp(2.0 * z), a * xp.exp(-2.0 * z))
         p = -1.0 / (D - 2)
         base = a ** (2 - D)
-        return ((base - self.c * z) ** p, (base + self.c * z) ** p)
+        with np.errstate(invalid="ignore"):
+            return ((base - self.c * z) ** p, (base + self.c * z) ** p)
+
+    def potential(self) -> Potential:
+        """The dual potential Φ with β = Φ'(z) (NumPy; see :mod:`biasflow.models.potentials`).
+
+        D = 1: Φ' = 2w; D = 2: Φ' = 2α² sinh(4w); D ≥ 3: Φ' = α^D h_D(c_D α^{D−2} w).
+        ``unusable`` is set when α^D leaves float64's range (the Q-solvers then refuse; the flow does not).
+        """
+        a = _scales(self.d, self.alpha, self.shape)
+        la = np.log(a)
+        D = int(self.depth)
+        if D == 1:
+            return QuadPotential(np.full(self.d, 2.0))
+        lo, hi = float(la.min()), float(la.max())
+        why = ""
+        if D * lo < -690.0 or D * hi > 690.0:
+            r = 690.0 / (D * math.log(10.0))
+            why = (
+                f"alpha^D = 1e{D * (lo if D * lo < -690 else hi) / math.log(10.0):.0f} is outside "
+                f"float64's usable "
+                f"range for depth {D}: the Q-potential needs alpha (times shape) in [1e-{r:.0f}, 1e{r:.0f}]"
+            )
+        if D == 2:
+            return ExpPotential(2.0 * la, 2.0 * la, 4.0, why)
+        return PowerPotential(D * la, math.log(D * (D - 2.0)) + (D - 2.0) * la, D, why)
+
+    def decomposition(self) -> Decomposition:
+        """Orthogonally decomposable with S = I (Yun et al. 2021)."""
+        return Decomposition(True, "identity", "Diagonal: diagonal network, transform S = I (β itself)",
+                             int(self.degree))
 
     def beta_of_z(self, z):
         a, D = self.scales, self.depth
@@ -171,6 +228,7 @@ class UntiedDiagonal:
         if self.branches == 1 and self.u0 == 0 and self.v0 == 0:
             raise BiasflowError("one-branch diagonal needs u0 or v0 nonzero (else it never moves)")
         _scales(self.d, 1.0, None)
+        check_memory(self.memory_bytes(0), f"a diagonal net with d={self.d}", "reduce d")
 
     @classmethod
     def from_scale_shape(cls, d: int, alpha: float = 1.0, shape: float = 0.0) -> UntiedDiagonal:
@@ -203,6 +261,16 @@ class UntiedDiagonal:
         v = jnp.full(self.d, self.v0)
         return (u, v, u, v) if self.branches == 2 else (u, v)
 
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: solver copies of the 2·branches·d parameters and n duals, the data and its copies, and
+        the n×n dual Jacobians."""
+        d = int(self.d)
+        return int(8 * (SOLVER_COPIES * (2 * self.branches * d + n) + 3 * n * d + 4 * n * n))
+
     def predictor(self, params):
         if self.branches == 2:
             up, vp, um, vm = params
@@ -227,9 +295,11 @@ class UntiedDiagonal:
         return None
 
     def params_of_z(self, z):
+        """The parameters after the flow has accumulated z (NumPy in, NumPy out; JAX otherwise)."""
+        xp = _xp(z)
         s, t = self.u0 + self.v0, self.u0 - self.v0
         def branch(zz):
-            a, b = s * jnp.exp(zz), t * jnp.exp(-zz)   # u + v, u − v
+            a, b = s * xp.exp(zz), t * xp.exp(-zz)   # u + v, u − v
             return 0.5 * (a + b), 0.5 * (a - b)
         up, vp = branch(z)
         if self.branches == 1:
@@ -237,8 +307,61 @@ class UntiedDiagonal:
         um, vm = branch(-z)
         return (up, vp, um, vm)
 
+    @property
+    def even_alpha(self) -> float | None:
+        """α when this is Even et al.'s one-branch u⊙v with u(0) = √2α, v(0) = 0 (else None)."""
+        if self.branches == 1 and self.v0 == 0.0 and self.u0 > 0:
+            return self.u0 / math.sqrt(2.0)
+        return None
+
+    def untied_factors(self, params):
+        """The layer vectors (u, v) with β = u⊙v of the one-branch net (None for two branches)."""
+        return [np.asarray(v) for v in params] if self.branches == 1 else None
+
+    def potential(self) -> Potential:
+        """Φ'(w) = P e^{2w} − M e^{−2w}: P = M = (u0² + v0²)/2 (two branches); P = (u0 + v0)²/4,
+        M = (u0 − v0)²/4 (one branch). ``unusable`` is set when |u0| = |v0| (β keeps its sign)."""
+        d = self.d
+        if self.branches == 2:
+            lr = math.log((self.u0**2 + self.v0**2) / 2.0)
+            return ExpPotential(np.full(d, lr), np.full(d, lr), 2.0)
+        s, t = self.u0 + self.v0, self.u0 - self.v0
+        why = ""
+        if s == 0.0 or t == 0.0:
+            why = ("one-branch u⊙v with |u0| = |v0| keeps the sign of β fixed and has no finite Q-potential; "
+                   "start with |u0| ≠ |v0| (e.g. UntiedDiagonal.even)")
+        with np.errstate(divide="ignore"):
+            ls, lt = (2.0 * math.log(abs(x)) if x != 0.0 else -math.inf for x in (s, t))
+        return ExpPotential(np.full(d, ls - math.log(4.0)), np.full(d, lt - math.log(4.0)), 2.0, why)
+
+    def decomposition(self) -> Decomposition:
+        """Orthogonally decomposable with S = I (Yun et al. 2021)."""
+        return Decomposition(True, "identity", "UntiedDiagonal: diagonal network, transform S = I (β itself)",
+                             int(self.degree))
+
     def beta_of_z(self, z):
         if self.branches == 2:
             return (self.u0**2 + self.v0**2) * jnp.sinh(2.0 * z)
         s, t = self.u0 + self.v0, self.u0 - self.v0
         return 0.25 * (s * s * jnp.exp(2.0 * z) - t * t * jnp.exp(-2.0 * z))
+
+
+def make_diagonal(d, depth=None, alpha=1.0, shape=None, **_) -> Diagonal:
+    """Factory for ``--model diagonal`` (depth 2 by default)."""
+    return Diagonal(d=d, depth=2 if depth is None else depth, alpha=alpha, shape=shape)
+
+
+def make_untied(d, depth=None, alpha=1.0, shape=None, **_) -> UntiedDiagonal:
+    """Factory for ``--model diagonal-untied``: two branches at scale α and shape s (Azulay et al. 2021)."""
+    if depth not in (None, 2):
+        raise BiasflowError("diagonal-untied has depth 2; drop --depth")
+    return UntiedDiagonal.from_scale_shape(d, alpha=alpha, shape=0.0 if shape is None else float(shape))
+
+
+def make_uv_diagonal(d, depth=None, alpha=1.0, shape=None, **_) -> UntiedDiagonal:
+    """Factory for ``--model diagonal-uv``: one branch u⊙v, u(0) = √2α, v(0) = 0 (Even et al. 2023)."""
+    if depth not in (None, 2):
+        raise BiasflowError("diagonal-uv has depth 2; drop --depth")
+    if shape is not None:
+        raise BiasflowError("diagonal-uv starts at u = √2α, v = 0 and takes no --shape; use diagonal-untied")
+    return UntiedDiagonal.even(d, alpha=alpha)

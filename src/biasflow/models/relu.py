@@ -2,14 +2,16 @@
 
 biasflow studies linear networks; this model exists only for the real-data comparison of test accuracy
 versus learning rate (Huang et al. 2020 compare deep linear and non-linear nets on MNIST/CIFAR; we use the
-digits set that ships with the package). It has no end-to-end linear predictor: it implements
-``forward(params, X)``, which :func:`biasflow.dynamics.descent.descent` uses in place of ``X @ predictor``,
-and :meth:`ReLU2.predictor` raises. Gradient flow, bias predictions and certificates do not apply to it.
+digits set that ships with the package). It has no end-to-end linear predictor (no ``predictor``, no
+``degree``): :func:`biasflow.dynamics.descent.descent` trains it through ``apply(params, X)``, as every
+model. Gradient flow, bias predictions and certificates do not apply to it.
 
 >>> import jax.numpy as jnp
 >>> m = ReLU2(d=3, width=16)
->>> m.forward(m.init(), jnp.ones((2, 3))).shape
+>>> m.apply(m.init(), jnp.ones((2, 3))).shape
 (2,)
+>>> hasattr(m, "predictor")
+False
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
+from .memory import SOLVER_COPIES, check_memory
 from .uv import check_two_layer, gaussian_two_layer_init
 
 
@@ -40,22 +43,22 @@ class ReLU2:
 
     def __post_init__(self):
         check_two_layer(self, example_width=256)
-
-    @property
-    def degree(self) -> int:
-        return 2
+        check_memory(self.memory_bytes(0), f"a relu net of width {self.width} on d={self.d}", "reduce --width")
 
     def init(self, key=None):
         """(U, v) with i.i.d. N(0, α²) entries (as the uv model)."""
         return gaussian_two_layer_init(self, key)
 
-    def forward(self, params, X):
+    def apply(self, params, X):
         """f(X) = relu(X Uᵀ) v /√N, one output per row of X."""
         U, v = params
         return jax.nn.relu(jnp.asarray(X) @ U.T) @ v / jnp.sqrt(float(self.width))
 
-    def predictor(self, params):
-        raise BiasflowError("the ReLU network is not linear and has no end-to-end predictor; use forward()")
+    forward = apply  # the historical name
+
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: working copies of U, v, the data with one copy, and the n × N activations (three)."""
+        return int(8 * (SOLVER_COPIES * self.width * (self.d + 1) + 2 * n * self.d + 3 * n * self.width))
 
     def invariants(self, params):
         """Per neuron: v_k² − ‖U_k‖² (conserved by gradient flow for a 1-homogeneous activation)."""

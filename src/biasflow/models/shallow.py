@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import field
 from typing import ClassVar
 
 import numpy as np
 
 from ..errors import BiasflowError
+from .memory import check_memory
 
 _LAWS: dict[str, tuple[str, ...]] = {
     "pm1-uniform": ("a",),
@@ -190,6 +190,8 @@ class Shallow:
     d: int = field(default=1, metadata={"help": "input dimension (from the data)"})
     width: int = field(default=1000, metadata={"help": "number of hidden units N (even with --asymmetric); "
                                                        "default 1000"})
+    alpha: float = field(default=1.0, metadata={
+        "help": "scale of the output layer at initialization: a_k, c ~ U[−α/√N, α/√N]; default 1 (PyTorch)"})
     activation: str = field(default="relu", metadata={"help": "hidden activation σ: relu or abs; default relu"})
     init_law: str = field(default="pm1-uniform:a=2", metadata={
         "cli": "--init", "help": "law of (w, b): pm1-uniform:a=A | uniform:aw=AW,ab=AB | gaussian:sw=SW,sb=SB; "
@@ -215,9 +217,13 @@ class Shallow:
             raise BiasflowError(f"unknown --train {self.train!r}; use all or output")
         if self.asymmetric and self.width % 2:
             raise BiasflowError(f"--asymmetric needs an even --width (N/2 mirrored pairs; got {self.width})")
+        if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha >= 0):
+            raise BiasflowError(f"shallow model: alpha must be ≥ 0 and finite (got {self.alpha!r})")
         if not (math.isfinite(self.skip_scale) and self.skip_scale >= 0):
             raise BiasflowError(f"skip_scale must be ≥ 0 (0 = default N; got {self.skip_scale!r})")
         object.__setattr__(self, "_law", InitLaw.parse(self.init_law))
+        check_memory(self.memory_bytes(0), f"a shallow network of width {self.width} on d = {self.d}",
+                     "reduce --width")
 
     # ---- protocol ----
 
@@ -225,10 +231,6 @@ class Shallow:
     def law(self) -> InitLaw:
         """The parsed law of (w, b) (the field ``init_law``; ``--init`` on the command line)."""
         return self._law  # type: ignore[attr-defined]
-
-    @property
-    def degree(self) -> int:
-        return 2
 
     @property
     def linear_in_params(self) -> bool:
@@ -251,7 +253,7 @@ class Shallow:
         key = jax.random.PRNGKey(int(self.seed)) if key is None else key
         k1, k2, k3 = jax.random.split(key, 3)
         N, d = int(self.width), int(self.d)
-        bound = 1.0 / math.sqrt(N)
+        bound = float(self.alpha) / math.sqrt(N)
         if self.asymmetric:
             w, b = self.law.sample(k1, N // 2, d)
             a = jax.random.uniform(k2, (N // 2,), minval=-bound, maxval=bound)
@@ -292,8 +294,6 @@ class Shallow:
             f = f + self.scale * (X @ params["u"] + params["v"])
         return f
 
-    forward = apply   # the name the descent loop uses for non-linear models
-
     # ---- linear in the output layer: θ_out = (a, c[, u, v]) with f = Φ(X)θ_out + (nothing else) ----
 
     def output_features(self, params, X) -> np.ndarray:
@@ -324,10 +324,6 @@ class Shallow:
             out["u"], out["v"] = theta[N + 1:N + 1 + d], theta[N + 1 + d]
         return out
 
-    def predictor(self, params):
-        raise BiasflowError("the shallow network is not linear in x and has no end-to-end predictor; "
-                            "evaluate it on points with --grid or --eval")
-
     def invariants(self, params):
         """Per unit: a_k² − ‖w_k‖² − b_k² (conserved by gradient flow of the full net, σ 1-homogeneous)."""
         import jax.numpy as jnp
@@ -338,7 +334,7 @@ class Shallow:
         return {"model": self.name, "d": int(self.d), "width": int(self.width), "activation": self.activation,
                 "init": self.law.spec(), "asymmetric": bool(self.asymmetric), "train": self.train,
                 "skip": bool(self.skip), "skip_scale": self.scale if self.skip else 0.0, "seed": int(self.seed),
-                "linear": False}
+                "alpha": float(self.alpha)}
 
     def num_params(self) -> int:
         N, d = int(self.width), int(self.d)
@@ -368,45 +364,34 @@ class Shallow:
         return np.concatenate(out) if out else np.zeros(0)
 
 
-def available_memory() -> int:
-    """Bytes of memory available to this process (MemAvailable from /proc/meminfo, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 2 ** 62
+def require_memory(model, n: int) -> None:
+    """Refuse (one line) before allocating when ``model.memory_bytes(n)`` exceeds the memory budget
+    (:func:`biasflow.models.memory.check_memory`).
 
-
-def require_memory(model, n: int, available: int | None = None) -> None:
-    """Refuse (one line) before allocating when ``model.memory_bytes(n)`` exceeds the available memory.
-
-    >>> require_memory(Shallow(width=10 ** 7), 10 ** 5, available=2 ** 34)  # doctest: +ELLIPSIS
+    >>> require_memory(Shallow(width=10 ** 6), 10 ** 5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    biasflow.errors.BiasflowError: width 10000000 on 100000 points needs about 4.8e+13 bytes ...
+    biasflow.errors.BiasflowError: a shallow network of width 1000000 on 100000 points needs an estimated ...
     """
-    need = int(model.memory_bytes(int(n)))
-    have = available_memory() if available is None else int(available)
-    if need > have:
-        raise BiasflowError(f"width {getattr(model, 'width', '?')} on {n} points needs about {need:.2g} bytes but only "
-                            f"{have:.2g} are available; use a smaller --width or fewer points")
+    check_memory(model.memory_bytes(int(n)), f"a shallow network of width {model.width} on {n} points",
+                 "use a smaller --width or fewer points")
 
 
-def make_shallow(d, depth=None, width=None, alpha=None, shape=None, seed=0, **options) -> Shallow:
-    """Factory for :data:`biasflow.models.MODELS` (``--model shallow``; options as the dataclass fields)."""
+def make_shallow(d, depth=None, shape=None, init=None, **options) -> Shallow:
+    """Factory for :data:`biasflow.models.MODELS` (``--model shallow``; options as the dataclass fields,
+    ``--init`` for the field ``init_law``)."""
     if depth not in (None, 2):
         raise BiasflowError("the shallow model has two layers; drop --depth")
     if shape is not None:
-        raise BiasflowError("the shallow model takes no --shape; choose the law with --init")
+        raise BiasflowError("the shallow model takes no --shape; choose the law of (w, b) with --init")
     known = {f.name for f in dataclasses.fields(Shallow)}
+    unknown = sorted(k for k, v in options.items() if k not in known and v is not None)
+    if unknown:
+        raise BiasflowError(f"the shallow model takes no --{unknown[0].replace('_', '-')}")
     kw = {k: v for k, v in options.items() if k in known and v is not None}
-    return Shallow(d=int(d), width=1000 if width is None else int(width), seed=int(seed), **kw)
+    if init is not None:
+        kw["init_law"] = init
+    return Shallow(d=int(d), **kw)
 
 
-__all__ = ["InitLaw", "Shallow", "available_memory", "make_shallow", "require_memory", "sphere_abs_moment"]
+__all__ = ["InitLaw", "Shallow", "make_shallow", "require_memory", "sphere_abs_moment"]

@@ -44,51 +44,13 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
-
-DEFAULT_MEMORY_BUDGET = 2 * 1024**3
-"""Bytes a model may plan to use (2 GiB) unless ``BIASFLOW_MEMORY_BUDGET`` says otherwise."""
-
-
-def memory_budget() -> int:
-    """The memory budget in bytes: ``BIASFLOW_MEMORY_BUDGET`` if set, else 2 GiB."""
-    text = os.environ.get("BIASFLOW_MEMORY_BUDGET")
-    if not text:
-        return DEFAULT_MEMORY_BUDGET
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise BiasflowError(
-            f"BIASFLOW_MEMORY_BUDGET={text!r} is not a number of bytes; set e.g. BIASFLOW_MEMORY_BUDGET=4e9"
-        ) from None
-    if value <= 0:
-        raise BiasflowError(f"BIASFLOW_MEMORY_BUDGET must be positive (got {text!r})")
-    return value
-
-
-def format_bytes(n: float) -> str:
-    """Human-readable size.
-
-    >>> format_bytes(3 * 1024**3)
-    '3.0 GiB'
-    """
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def check_memory(nbytes: float, what: str, hint: str) -> None:
-    """Refuse a request whose estimated memory ``nbytes`` exceeds :func:`memory_budget`."""
-    budget = memory_budget()
-    if nbytes > budget:
-        raise BiasflowError(
-            f"{what} needs an estimated {format_bytes(nbytes)} of memory, over the budget of "
-            f"{format_bytes(budget)}; {hint} (or raise BIASFLOW_MEMORY_BUDGET, in bytes)"
-        )
-
-
-# Working copies of the parameters an ODE solve holds (stages, error estimate, dense output, gradients).
-SOLVER_COPIES = 16
+from .memory import (  # noqa: F401  (re-exported for the sibling model files)
+    DEFAULT_MEMORY_BUDGET,
+    SOLVER_COPIES,
+    check_memory,
+    format_bytes,
+    memory_budget,
+)
 
 
 def _positive_alpha(alpha) -> float:
@@ -166,7 +128,7 @@ class TensorNetwork:
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "value", value)
         check_memory(
-            self.memory_estimate(),
+            self.memory_bytes(0),
             f"tensor network with {self.nnz} nonzeros and layers {sizes}",
             "use a sparser structure or a smaller network",
         )
@@ -184,10 +146,52 @@ class TensorNetwork:
     def nnz(self) -> int:
         return int(self.value.shape[0])
 
-    def memory_estimate(self) -> int:
-        """Bytes: the entries and their per-step products (≈ 4 nnz(L + 2) words) plus solver copies."""
+    def decomposition(self):
+        """Orthogonal decomposability (Yun et al. 2021): S = I (diagonal), S = DFT (full-length
+        convolution), not ODec (fully connected, short filters), or found numerically for a dense tensor."""
+        from .decomposition import FC_REASON, Decomposition, decompose_dense
+
+        s, L = self.structure, self.depth
+        if s == "diagonal":
+            return Decomposition(True, "identity", "diagonal tensor network: transform S = I", L)
+        if s == "convolution":
+            if all(k == self.d for k in self.sizes):
+                return Decomposition(True, "fourier", "full-length convolutional tensor: transform S = DFT", L)
+            return Decomposition(
+                False,
+                "none",
+                f"convolutional tensor with filter lengths {self.sizes} < "
+                f"d={self.d}: not orthogonally decomposable",
+                L,
+            )
+        if s == "fully_connected" and L >= 2:
+            return Decomposition(False, "none", FC_REASON, L, fully_connected=True)
+        dec = decompose_dense(self.dense(), 1e-10)
+        if s == "fully_connected":
+            dec = dataclasses.replace(dec, fully_connected=True)
+        return dec
+
+    def untied_factors(self, params):
+        """The layer vectors v_l of a one-branch diagonal tensor network, β = v_1 ⊙ ⋯ ⊙ v_L (Yun et al.
+        2021); None for other structures."""
+        if self.structure != "diagonal" or self.meta.get("branches", 1) != 1:
+            return None
+        return [np.asarray(v) for v in params]
+
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: the entries and their per-step products (≈ 4 nnz(L + 2) words), solver copies of the
+        parameters, and the data with one copy."""
         L = len(self.sizes)
-        return int(8 * (4 * self.nnz * (L + 2) + SOLVER_COPIES * sum(self.sizes)))
+        return int(8 * (4 * self.nnz * (L + 2) + SOLVER_COPIES * sum(self.sizes) + 2 * n * self.d))
+
+    def memory_estimate(self) -> int:
+        """Bytes of the model itself (``memory_bytes(0)``)."""
+        return self.memory_bytes(0)
+
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
 
     def init(self, key=None):
         """v_l(0) = α·N(0, I_{k_l}) (``gaussian``; the FC and conv constructors rescale to match

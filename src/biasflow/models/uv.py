@@ -48,6 +48,7 @@ import numpy as np
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from ..losses import get_loss
+from .memory import SOLVER_COPIES, check_memory
 
 
 class UVState(NamedTuple):
@@ -106,6 +107,7 @@ class UV:
 
     def __post_init__(self):
         check_two_layer(self, example_width=1000)
+        check_memory(self.memory_bytes(0), f"a uv net of width {self.width} on d={self.d}", "reduce --width")
 
     @property
     def degree(self) -> int:
@@ -115,6 +117,14 @@ class UV:
         """(U, v) with i.i.d. N(0, α²) entries."""
         return gaussian_two_layer_init(self, key)
 
+    def apply(self, params, X):
+        """f = Xβ(θ)."""
+        return X @ self.predictor(params)
+
+    def memory_bytes(self, n: int) -> int:
+        """Bytes: working copies of U, v (N(d + 1) words each) and the data with one copy."""
+        return int(8 * (SOLVER_COPIES * self.width * (self.d + 1) + 2 * n * self.d))
+
     def predictor(self, params):
         """β = Uᵀv/√N."""
         U, v = params
@@ -122,6 +132,8 @@ class UV:
 
     def invariants(self, params):
         """vvᵀ − UUᵀ (N×N, flattened), conserved by gradient flow."""
+        check_memory(8 * 3 * self.width**2, f"the uv invariants vvᵀ − UUᵀ ({self.width}×{self.width})",
+                     "skip the invariants or reduce --width")
         U, v = params
         return (jnp.outer(v, v) - U @ U.T).ravel()
 

@@ -27,10 +27,12 @@ in-process and the Dask executors run the same computations and store identical 
 
 The package is split by concept; everything below is re-exported here (``from biasflow.sweep import ...``):
 
-- :mod:`biasflow.sweep.config`: the TOML config models (pydantic), :func:`parse_config` / :func:`load_config`
-  with line-numbered errors, grid axes and value expansion;
-- :mod:`biasflow.sweep.runs`: :func:`expand` into run specs, :func:`run_id`, building and batching runs,
-  the batch runner :func:`run_batch`, rows, and the metrics / references helpers (with their caches);
+- :mod:`biasflow.sweep.config`: the TOML config models (pydantic), schema validation with line-numbered
+  errors, grid axes and value expansion;
+- :mod:`biasflow.sweep.plan`: :func:`parse_config` / :func:`load_config` (schema, then every run built),
+  :func:`expand` into run specs, :func:`run_id`, building and batching runs;
+- :mod:`biasflow.sweep.runs`: the batch runner :func:`run_batch`, rows, and the metrics / references
+  helpers (with their caches);
 - :mod:`biasflow.sweep.executors`: :func:`run_sweep` in-process or on Dask, scheduler connection,
   :func:`use_scheduler` and :func:`sweep_rows`.
 
@@ -64,9 +66,7 @@ from .config import LevelRange as LevelRange
 from .config import RunConfig as RunConfig
 from .config import Space as Space
 from .config import SweepConfig as SweepConfig
-from .config import load_config as load_config
 from .config import locate as locate
-from .config import parse_config as parse_config
 from .executors import _SCHEME as _SCHEME
 from .executors import SweepSummary as SweepSummary
 from .executors import _close as _close
@@ -74,20 +74,24 @@ from .executors import _connect as _connect
 from .executors import prepare as prepare
 from .executors import run_sweep as run_sweep
 from .executors import sweep_rows as sweep_rows
+from .executors import use_progress as use_progress
 from .executors import use_scheduler as use_scheduler
-from .runs import PREDICTION_COLUMNS as PREDICTION_COLUMNS
+from .plan import batch_key as batch_key
+from .plan import build_run as build_run
+from .plan import config_id as config_id
+from .plan import dataset_of as dataset_of
+from .plan import expand as expand
+from .plan import load_config as load_config
+from .plan import make_batches as make_batches
+from .plan import parse_config as parse_config
+from .plan import run_id as run_id
 from .runs import Rows as Rows
 from .runs import Runner as Runner
-from .runs import batch_key as batch_key
-from .runs import build_run as build_run
 from .runs import checkpoint_metrics as checkpoint_metrics
 from .runs import config_columns as config_columns
-from .runs import dataset_of as dataset_of
-from .runs import expand as expand
 from .runs import failure_row as failure_row
-from .runs import make_batches as make_batches
-from .runs import prediction_metrics as prediction_metrics
+from .runs import limit_prediction as limit_prediction
 from .runs import references as references
 from .runs import run_batch as run_batch
-from .runs import run_id as run_id
+from .runs import run_metrics as run_metrics
 from .runs import trajectory_rows as trajectory_rows

@@ -1,4 +1,7 @@
-"""The sweep TOML config: pydantic models, parsing and validation with line-numbered errors, grid axes."""
+"""The sweep TOML config: pydantic models, schema validation with line-numbered errors, grid axes.
+
+Planning (expanding the grid into runs, building and batching them) is :mod:`biasflow.sweep.plan`, which
+imports this module and never the other way round."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from .. import _jax  # noqa: F401
 from ..errors import BiasflowError
 from ..levels import default_checkpoints, parse_level
+from ..models.options import pydantic_fields as model_option_fields
 
 # ------------------------------------------------------------------------------------------ the config
 _LEVEL_HINT = 'write loss levels as strings, e.g. "1e-1000" (1e-1000 is not a float64)'
@@ -67,22 +71,22 @@ class LevelRange(BaseModel):
         return [float(v) for v in vals]
 
 
-class RunConfig(BaseModel):
+_ModelKeys = create_model("_ModelKeys", **model_option_fields())
+"""The model options of a run (depth, width, alpha, shape, seed, ...), from
+:class:`biasflow.models.options.ModelOptions`: a new model option is a new sweep key with no edit here."""
+
+
+class RunConfig(_ModelKeys):
     """One run: the options of ``biasflow flow``."""
 
     model_config = ConfigDict(extra="forbid")
     data: str | Generated = "sparse"
     task: Literal["classification", "regression"] | None = None
     model: str = "diagonal"
-    depth: int | None = Field(None, ge=1, le=64)
-    width: int | None = Field(None, ge=1)
-    alpha: float = Field(1.0, gt=0, allow_inf_nan=False)
-    shape: float | list[float] | None = None
     loss: Literal["exp", "logistic", "square"] = "exp"
     until: str | float = "1e-100"
     levels: list[str | float] | LevelRange | None = None
     method: Literal["auto", "exact", "autodiff"] = "auto"
-    seed: int = 0
 
     @field_validator("until")
     @classmethod
@@ -117,7 +121,8 @@ class RunConfig(BaseModel):
         return sorted(set(vals), reverse=True)
 
 
-RUN_KEYS = tuple(RunConfig.model_fields)
+_FIRST = ("data", "task", "model")
+RUN_KEYS = _FIRST + tuple(k for k in RunConfig.model_fields if k not in _FIRST)
 DATA_KEYS = tuple(Generated.model_fields)
 
 
@@ -254,10 +259,11 @@ def _allowed(loc: tuple) -> str:
     return ""
 
 
-def parse_config(text: str, where: str = "sweep config", base_dir: str | Path | None = None) -> SweepConfig:
-    """Parse and validate a sweep TOML text.
+def parse_schema(text: str, where: str = "sweep config", base_dir: str | Path | None = None) -> SweepConfig:
+    """Parse a sweep TOML text and validate it against the schema (keys, types, grid axes).
 
-    Every problem is one :class:`BiasflowError` naming the key and its line.
+    Every problem is one :class:`BiasflowError` naming the key and its line. Building every run (the
+    cross-option checks) is :func:`biasflow.sweep.plan.parse_config`.
     """
     try:
         raw = tomllib.loads(text)
@@ -288,11 +294,8 @@ def parse_config(text: str, where: str = "sweep config", base_dir: str | Path | 
         loc = _config_loc(loc, raw)
         extra = _allowed(loc) if err.get("type") == "extra_forbidden" else ""
         raise _fail(where, text, loc, _pydantic_message(err) + extra) from None
-    from .runs import _check_runs  # runs imports this module
-
     cfg = _resolve_paths(cfg, base_dir)
     _check_grid(cfg, text, where)
-    _check_runs(cfg, text, where)
     return cfg
 
 
@@ -316,8 +319,8 @@ def _config_loc(loc: tuple, raw: dict) -> tuple:
     return tuple(out)
 
 
-def load_config(path: str | Path) -> tuple[SweepConfig, str]:
-    """Read and validate a sweep TOML file. Returns (config, text)."""
+def read_config_text(path: str | Path) -> str:
+    """The text of a sweep TOML file, or one clear error."""
     p = Path(path)
     if not p.exists():
         raise BiasflowError(
@@ -329,7 +332,12 @@ def load_config(path: str | Path) -> tuple[SweepConfig, str]:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise BiasflowError(f"{p}: cannot read sweep config ({e})") from None
-    return parse_config(text, where=str(p), base_dir=p.parent), text
+    if not any(ln.split("#", 1)[0].strip() for ln in text.splitlines()):
+        raise BiasflowError(
+            f"{p}: the sweep config is empty; give at least a [run] table (e.g. data = \"sparse\") and a "
+            "[grid] (see examples/)"
+        )
+    return text
 
 
 def _resolve_paths(cfg: SweepConfig, base_dir) -> SweepConfig:
@@ -423,3 +431,9 @@ def _check_grid(cfg: SweepConfig, text: str | None, where: str) -> None:
 
 def _freeze(v):
     return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+
+
+# public names for the planning module (the leading underscores are kept for older imports)
+axes = _axes
+fail = _fail
+pydantic_message = _pydantic_message

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BiasflowError
-from .config import SweepConfig, parse_config
-from .runs import Rows, Runner, expand, failure_row, make_batches, run_batch
+from .config import SweepConfig
+from .plan import config_id, expand, make_batches, parse_config
+from .runs import Rows, Runner, failure_row, run_batch
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -34,8 +35,19 @@ class SweepSummary:
         return dataclasses.asdict(self)
 
 
-def prepare(cfg: SweepConfig, out: str | Path, *, resume: bool = False, text: str | None = None):
-    """Open the store and decide which runs remain; refuses a non-empty store without ``resume``."""
+def prepare(
+    cfg: SweepConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    text: str | None = None,
+    new_config: bool = False,
+):
+    """Open the store and decide which runs remain.
+
+    Refuses a non-empty store without ``resume``, and (with ``resume``) a configuration whose identity
+    (:func:`~biasflow.sweep.plan.config_id`) the store has not seen, unless ``new_config``.
+    """
     from ..store import Store
 
     specs = expand(cfg, text)
@@ -47,6 +59,20 @@ def prepare(cfg: SweepConfig, out: str | Path, *, resume: bool = False, text: st
             f"{out} already holds {len(done)} stored run(s) ({mine} of this sweep's {len(specs)}); "
             "pass --resume to skip stored runs, or choose a new --out directory"
         )
+    if done and not new_config and "config_id" in store.columns():
+        ident = config_id(cfg)
+        seen = [
+            r["config_id"]
+            for r in store.query("SELECT DISTINCT config_id FROM results WHERE config_id IS NOT NULL")
+        ]
+        if seen and ident not in seen:
+            names = store.query("SELECT DISTINCT sweep FROM results") if "sweep" in store.columns() else []
+            called = ", ".join(repr(r["sweep"]) for r in names if r.get("sweep")) or "another sweep"
+            raise BiasflowError(
+                f"{out} holds the runs of {called} with another configuration (config {', '.join(seen)}; "
+                f"this one is {ident}): pass --new-config to add this configuration to the same store, "
+                "or choose a new --out directory"
+            )
     todo = [s for s in specs if s["run_id"] not in done]
     return store, specs, todo
 
@@ -62,6 +88,7 @@ def run_sweep(
     on_progress: Callable[[int, int, str], None] | None = None,
     workers: int = 2,
     client=None,
+    new_config: bool = False,
 ) -> SweepSummary:
     """Run a sweep into results directory ``out``.
 
@@ -75,6 +102,11 @@ def run_sweep(
         on_progress: called as ``on_progress(done, total, info)`` after each stored batch.
         workers: worker processes for ``scheduler="local"``.
         client: an existing ``distributed.Client`` to use instead of ``scheduler`` (left open).
+        new_config: with ``resume``, accept a configuration the store has not seen (its rows carry
+            their own ``config_id``); without it such a resume is refused.
+
+    The results directory is locked for the whole sweep (:meth:`biasflow.store.Store.lock`): a second
+    sweep into it is refused while this one runs.
     """
 
     t0 = time.perf_counter()
@@ -83,39 +115,13 @@ def run_sweep(
     if client is None:
         client = _connect(scheduler, workers) if scheduler else None  # fail fast, before any run
     try:
-        store, specs, todo = prepare(cfg, out, resume=resume, text=text)
-        if text is not None:
-            from .._atomic import atomic_write_text
+        from ..store import Store
 
-            atomic_write_text(Path(out) / "sweep.toml", text)
-        batches = make_batches(todo, cfg.batch)
-        total = len(todo)
-        stats = {"done": 0, "failed": 0, "rows": 0, "statuses": {}}
-
-        def store_results(results):
-            if not results:
-                return
-            store.append_runs({rid: rows for rid, rows in results})
-            for _, rows in results:
-                st = rows[-1].get("status", "ok")
-                stats["statuses"][st] = stats["statuses"].get(st, 0) + 1
-                stats["failed"] += st != "ok"
-                stats["rows"] += len(rows)
-            stats["done"] += len(results)
-            if on_progress:
-                on_progress(stats["done"], total, f"{stats['failed']} failed" if stats["failed"] else "")
-
-        if on_progress:
-            on_progress(0, total, "")
-        if client is None:
-            for b in batches:
-                store_results(_safe(runner, b))
-        else:
-            from distributed import as_completed
-
-            futures = client.map(_safe, [runner] * len(batches), batches, pure=False)
-            for fut in as_completed(futures):
-                store_results(fut.result())
+        with Store(out).lock():
+            store, specs, todo, stats = _execute(
+                cfg, out, runner, client, resume=resume, text=text, on_progress=on_progress,
+                new_config=new_config,
+            )
     finally:
         if client is not None and own:
             _close(client)
@@ -130,6 +136,50 @@ def run_sweep(
         scheduler=scheduler or ("dask" if client is not None else "in-process"),
         statuses=stats["statuses"],
     )
+
+
+def _execute(cfg, out, runner, client, *, resume, text, on_progress, new_config):
+    store, specs, todo = prepare(cfg, out, resume=resume, text=text, new_config=new_config)
+    if text is not None:
+        from .._atomic import atomic_write_text
+
+        atomic_write_text(Path(out) / "configs" / f"{config_id(cfg)}.toml", text)
+        if not (Path(out) / "sweep.toml").exists():  # the first configuration; never overwritten
+            atomic_write_text(Path(out) / "sweep.toml", text)
+    batches = make_batches(todo, cfg.batch)
+    total = len(todo)
+    stats = {"done": 0, "failed": 0, "rows": 0, "statuses": {}}
+
+    ident = config_id(cfg)
+
+    def store_results(results):
+        if not results:
+            return
+        for _, rows in results:  # every row carries its configuration's identity, whatever the runner
+            for r in rows if isinstance(rows, list) else ():
+                r.setdefault("config_id", ident)
+        store.append_runs({rid: rows for rid, rows in results})
+        for _, rows in results:
+            st = rows[-1].get("status", "ok")
+            stats["statuses"][st] = stats["statuses"].get(st, 0) + 1
+            stats["failed"] += st != "ok"
+            stats["rows"] += len(rows)
+        stats["done"] += len(results)
+        if on_progress:
+            on_progress(stats["done"], total, f"{stats['failed']} failed" if stats["failed"] else "")
+
+    if on_progress:
+        on_progress(0, total, "")
+    if client is None:
+        for b in batches:
+            store_results(_safe(runner, b))
+    else:
+        from distributed import as_completed
+
+        futures = client.map(_safe, [runner] * len(batches), batches, pure=False)
+        for fut in as_completed(futures):
+            store_results(fut.result())
+    return store, specs, todo, stats
 
 
 def _safe(runner: Runner, batch: list[dict]) -> list[tuple[str, Rows]]:
@@ -191,6 +241,18 @@ def _close(client) -> None:
 
 
 _SCHEDULER: contextvars.ContextVar[str | None] = contextvars.ContextVar("biasflow_scheduler", default=None)
+_PROGRESS: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("biasflow_progress", default=None)
+
+
+@contextlib.contextmanager
+def use_progress(on_progress: Callable[[str, int, int, str], None] | None):
+    """Report the sweeps of a reproduction (:func:`sweep_rows`) as ``on_progress(name, done, total, info)``
+    after each stored batch (``reproduce`` shows them as a progress bar or one line per batch)."""
+    token = _PROGRESS.set(on_progress)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 @contextlib.contextmanager
@@ -216,7 +278,16 @@ def sweep_rows(
     from ..store import Store
 
     cfg = parse_config(text, where=where)
-    run_sweep(cfg, out, resume=True, runner=runner, on_progress=on_progress, scheduler=_SCHEDULER.get())
+    if on_progress is None and _PROGRESS.get() is not None:
+        report = _PROGRESS.get()
+
+        def on_progress(done, total, info):
+            report(cfg.name, done, total, info)
+
+    run_sweep(
+        cfg, out, resume=True, runner=runner, on_progress=on_progress, scheduler=_SCHEDULER.get(),
+        new_config=True,  # a reproduction stores several sweeps in one directory, each with its config_id
+    )
     atomic_write_text(Path(out) / "sweeps" / f"{cfg.name}.toml", text)
     ids = [s["run_id"] for s in expand(cfg)]
     quoted = ", ".join(f"'{i}'" for i in ids)
