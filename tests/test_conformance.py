@@ -161,9 +161,11 @@ def test_cli_builds_it(name, cli):
     """One gradient-descent step through the command line, with every option of the model given."""
     args = ["descent", "--data", "sparse", "--model", name, "--loss", "exp", "--lr", "0.01", "--steps", "2",
             "--json"]
-    given = {"depth": "2", "width": "4", "alpha": "0.5", "shape": "0.5", "seed": "1"}
+    given = {"depth": "2", "width": "4", "alpha": "0.5", "shape": "0.5", "seed": "1", "activation": "abs",
+             "init": "gaussian:sw=1,sb=1", "train": "all"}
+    flags = {"asymmetric", "skip"}                 # boolean switches take no value
     for f in options(name):
-        args += [f"--{f.name}", given[f.name]]
+        args += [f"--{f.name}"] if f.name in flags else [f"--{f.name}", given[f.name]]
     code, out, err = cli(*args)
     assert code == 0, err
     assert '"status": "ok"' in out

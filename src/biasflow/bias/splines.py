@@ -431,5 +431,51 @@ def hull_grid(x, num: int = 2001) -> np.ndarray:
     return np.linspace(x.min(), x.max(), num)
 
 
-__all__ = ["SplinePrediction", "discretized_function", "hull_grid", "kernel", "natural_spline",
+__all__ = ["SplinePrediction", "discretized_function", "hull_grid", "kernel", "natural_spline", "predict_for_model",
            "polyharmonic_r3", "predict_function", "zeta_abs_integral"]
+
+
+def predict_for_model(model, data, points=None, *, time: float = math.inf, potential: str | None = None,
+                      scale: str = "unscaled", width: int = 4000, seed: int = 0) -> dict:
+    """The predicted function of a wide shallow model (capabilities ``law``, ``activation``, ``skip``) on
+    ``points``, as a JSON-ready dict with its certificate.
+
+    The prediction starts from the model's own initial function f₀ (identically 0 with ``asymmetric``):
+    f₀ + h*, h* the minimum-‖·‖_K interpolant of y − f₀(X) (or its time-T smoothing spline). With a
+    ``potential`` (cubic, quartic; mirror flow of the output layer) it solves the dual program on a
+    ``width``-unit quadrature of the law instead (f₀ ≡ 0: output layer started at 0). In 1-D it reports
+    ζ on the points and the sup distance to the natural cubic spline on the data hull.
+    """
+    import jax
+
+    from .. import _jax  # noqa: F401
+
+    X = np.asarray(data.X, float)
+    y = np.asarray(data.y, float)
+    P = X if points is None else np.asarray(points, float)
+    if potential not in (None, "quadratic"):
+        from .mirror_bias import predict_mirror
+
+        if math.isfinite(time):
+            raise BiasflowError("--at-time is for gradient flow; drop it with --potential")
+        if getattr(model, "skip", False):
+            raise BiasflowError("--potential with --skip is not supported; drop one of them")
+        out = predict_mirror(X, y, model.law, grid=P, activation=model.activation, potential=potential,
+                             scale=scale, width=int(getattr(model, "width", width)), seed=seed)
+        f = np.asarray(out.pop("f"))
+        out.pop("delta")
+        res = {k: v for k, v in out.items()}
+    else:
+        p0 = model.init(jax.random.PRNGKey(int(seed)))
+        f0 = np.concatenate([model.evaluate(p0, X), model.evaluate(p0, P)])
+        pred = predict_function(X, y, model.law, grid=P, activation=model.activation,
+                                skip=bool(getattr(model, "skip", False)), time=time, f0=f0)
+        res = pred.to_json()
+        res["interpolation_residual"] = res.pop("residual")
+        f = pred.f
+    if X.shape[1] == 1:
+        inside = (P[:, 0] >= X.min()) & (P[:, 0] <= X.max())
+        if np.any(inside):
+            res["sup_to_natural_spline"] = float(np.max(np.abs(f[inside] - natural_spline(X[:, 0], y, P[inside, 0]))))
+    res["law"] = model.law.spec()
+    return res

@@ -42,7 +42,7 @@ MODELS: dict[str, Entry] = {
     "relu": Entry("biasflow.models.relu:make_relu", ("width", "alpha", "seed")),
     "twolayer": Entry("biasflow.models.twolayer:make_twolayer", ("width", "alpha", "seed")),
     "shallow": Entry("biasflow.models.shallow:make_shallow", ("width", "alpha", "seed", "activation", "init",
-                                                             "asymmetric", "train", "skip", "skip_scale")),
+                                                             "asymmetric", "train", "skip")),
 }
 """Registered models by name: ``MODELS[name].load()(d, depth=, width=, alpha=, shape=, seed=) -> Model``."""
 

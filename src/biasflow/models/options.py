@@ -54,9 +54,6 @@ class ModelOptions:
     skip: bool | None = field(default=None, metadata={
         "help": "add an affine skip connection s·(uᵀx + v), unpenalized as the width grows",
         "schema": {}})
-    skip_scale: float | None = field(default=None, metadata={
-        "help": "scale s > 0 of the skip connection; default the width N",
-        "schema": {"gt": 0}})
 
 
 def fields() -> tuple[dataclasses.Field, ...]:
