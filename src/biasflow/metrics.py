@@ -549,3 +549,23 @@ for _name, _def, _unit in [
     ("reasons", "why a metric of this row is null: JSON object {column: reason}", "JSON text"),
 ]:
     register(Metric(_name, _def, _unit, "bookkeeping"))
+
+
+# wide shallow networks (functions as results; biasflow.bias.splines, biasflow.bias.mirror_bias)
+for _name, _def, _unit, _src in [
+    ("sup_to_prediction", "sup_x |f(x) − f_∞(x)| over the evaluation points, f_∞ = f₀ + the minimum-‖·‖_K "
+     "interpolant of y − f₀(X) (the infinite-width prediction)", "unit of y", "Jin & Montúfar 2023"),
+    ("sup_to_natural_spline", "sup_x |f(x) − s(x)| over the evaluation points inside the data hull, s the natural "
+     "cubic spline through the data", "unit of y", "Jin & Montúfar 2023"),
+    ("norm2_K", "‖h‖²_K = λᵀK_Xλ of the predicted interpolant h = K(·, X)λ (= ∫h''²/ζ + 4(u, v)G⁻¹(u, v)ᵀ for ReLU)",
+     "unit of y², ≥ 0", "Jin & Montúfar 2023; affine part derived"),
+    ("interpolation_residual", "max_i |h(x_i) − (y_i − f₀(x_i))| of the predicted function (its certificate; at "
+     "finite --at-time the residual of the smoothing-spline optimality condition)", "unit of y, ≥ 0", "definition"),
+    ("zeta", "curvature weight ζ(s) = ∫|w|³ p(w, −ws) dw on the evaluation points", "density", "Jin & Montúfar 2023"),
+    ("init", "law of the first layer (w, b) of the shallow network, e.g. pm1-uniform:a=2", "text", "bookkeeping"),
+    ("activation", "hidden activation of the shallow network", "relu | abs", "bookkeeping"),
+    ("potential", "mirror potential φ per parameter", "quadratic | cubic | quartic", "Liang & Montúfar 2025"),
+    ("potential_scale", "unscaled (κ = 1) or scaled (κ = width) potential κ⁻²φ(κΔθ)", "unscaled | scaled",
+     "Liang & Montúfar 2025"),
+]:
+    register(Metric(_name, _def, _unit, _src))
