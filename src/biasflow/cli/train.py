@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import typer
 
 from ..errors import BiasflowError
@@ -96,13 +97,25 @@ def _function_flow(net, ds, lossobj, target, levels, grid, eval_file, potential,
     pts = eval_points(grid, eval_file, ds.d)
     res = function_flow(net, ds, until_loss=Level.from_log10(target), checkpoints=levels, grid=pts,
                         potential=potential or "quadratic", scale=scale, seed=seed)
+    out = res.to_json()
+    if pts is not None and hasattr(net, "law") and potential in (None, "quadratic"):
+        # distance of every checkpoint to the infinite-width prediction from the same initial function
+        try:
+            from ..bias.splines import predict_for_model
+
+            pred = np.asarray(predict_for_model(net, ds, pts, seed=seed)["function"]["f"])
+            for c in out["checkpoints"]:
+                c["sup_to_prediction"] = float(np.max(np.abs(np.asarray(c["function"]["f"]) - pred)))
+        except BiasflowError as e:            # no closed-form kernel for this law and dimension
+            out["reasons"] = {"sup_to_prediction": str(e)}
 
     def human(r):
         stderr.print(f"status: {r['status']}  ({r['message']})")
         for c in r["checkpoints"]:
-            print(f"loss {fmt(c['log10_loss']):>10}  t {c['time']:.6g}")
+            extra = f"  sup|f − f_∞| {c['sup_to_prediction']:.3g}" if "sup_to_prediction" in c else ""
+            print(f"loss {fmt(c['log10_loss']):>10}  t {c['time']:.6g}{extra}")
 
-    emit(res.to_json(), as_json, human)
+    emit(out, as_json, human)
     return 0 if res.status == "ok" else 3
 
 
