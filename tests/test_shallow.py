@@ -458,3 +458,14 @@ def test_function_flow_routes_on_capability():
     assert res.status == "ok" and [round(c["log10_loss"], 9) for c in res.checkpoints] == [-3.0, -8.0]
     with pytest.raises(BiasflowError, match="non-smooth ODE"):
         function_flow(Shallow(d=1, width=30), ds)
+
+
+def test_prediction_equals_closed_form_kernel_interpolant():
+    """Done-when oracle: the library prediction (kernel from the exact ζ integrals) equals the interpolant
+    built by hand from K = a²/6 + xx'/2 + |x − x'|³/(24a) to 1e-8 (measured ~1e-13; conditioning ~1e6)."""
+    a = 2.0
+    K = lambda p, q: a * a / 6 + np.outer(p, q) / 2 + np.abs(p[:, None] - q[None, :]) ** 3 / (24 * a)  # noqa: E731
+    lam = np.linalg.solve(K(X6, X6), Y6)
+    g = HULL[:, 0]
+    p = predict_function(X6, Y6, "pm1-uniform:a=2", grid=HULL)
+    assert np.max(np.abs(p.f - K(g, X6) @ lam)) <= 1e-8
