@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: run test test-all bench lint clean
+.PHONY: run test test-all bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,15 +23,23 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check -q src tests benchmarks
 	$(PY) -m pytest -q -n 2 -m "not slow and not browser"
 
-## Everything, including slow and browser tests.
-test-all: $(STAMP)
+## Everything: the documentation site (strict, tutorials executed), then all tests incl. slow and browser.
+test-all: docs
 	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+## The documentation site, built strictly (broken links and failing tutorials fail) into site/.
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) out build dist
+	rm -rf $(VENV) out build dist site

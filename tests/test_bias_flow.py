@@ -1,4 +1,4 @@
-"""Predictions against real gradient flows (THEORY.md §8.3, §8.14–8.16): the flow is the oracle here."""
+"""Predictions against real gradient flows (docs/theory/oracles.md §8.3, §8.14–8.16): the flow is the oracle here."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_square_loss_flow_ends_at_interpolant(D):
 
 
 def test_d2_l1_margin_ratio_increases_slowly(d2_flows):
-    # THEORY.md §8.15
+    # docs/theory/oracles.md §8.15
     for a, tr in d2_flows.items():
         rows = compare(tr, predict(Diagonal(d=30, depth=2, alpha=a), SPARSE))
         ratios = [1 - r["gap_l1"] for r in rows]
@@ -49,7 +49,7 @@ def test_d2_l1_margin_ratio_increases_slowly(d2_flows):
 
 
 def test_mu_representation_and_qmu_optimality(d2_flows):
-    # THEORY.md §8.14: β̃ = Ψ'(X̃ᵀν) with Ψ = Φ/γ exactly; the flow's β̃ is feasible for Q_μ, so the
+    # docs/theory/oracles.md §8.14: β̃ = Ψ'(X̃ᵀν) with Ψ = Φ/γ exactly; the flow's β̃ is feasible for Q_μ, so the
     # certified Q_μ optimum has a Q-value no larger, and the flow's λ = ν ≥ 0 is dual feasible.
     m = Diagonal(d=30, depth=2, alpha=1.0)
     pot = potential_of(m)
@@ -87,7 +87,7 @@ def test_rho_nsv_two_paths_and_qmu_description(d2_flows):
 
 
 def test_d3_small_alpha_reaches_sparse_kkt_point_not_qmu():
-    # THEORY.md §8.16
+    # docs/theory/oracles.md §8.16
     m = Diagonal(d=30, depth=3, alpha=1e-2)
     tr = flow(m, SPARSE, "exp", until="1e-1000", checkpoints=["1e-1000"])
     row = compare_path(tr, m, SPARSE)[-1]

@@ -1,4 +1,5 @@
-"""Q-potentials and minimum-Q interpolants (THEORY.md §3.4, §3.7, §7, §8.3–8.6)."""
+"""Q-potentials and minimum-Q interpolants
+(docs/theory/diagonal.md §3.4, §3.7, certificates.md §7, oracles.md §8.3–8.6)."""
 
 from __future__ import annotations
 
@@ -113,12 +114,12 @@ def test_kernel_limit_rate():
     np.testing.assert_allclose(b2, np.linalg.lstsq(REG.X, REG.y, rcond=None)[0], rtol=1e-10)
     dist = {a: np.linalg.norm(interpolate(Diagonal(d=60, alpha=a), REG).predictor - b2) for a in (1, 6, 24)}
     assert dist[24] < dist[6] < dist[1]
-    # THEORY.md §8.4: ‖β_α − X⁺y‖·α^{2D} changes by < 1% between α = 6 and α = 24 (D = 2)
+    # docs/theory/oracles.md §8.4: ‖β_α − X⁺y‖·α^{2D} changes by < 1% between α = 6 and α = 24 (D = 2)
     assert dist[24] * 24**4 == pytest.approx(dist[6] * 6**4, rel=1e-2)
 
 
 def test_shape_as_scale_azulay():
-    # two-branch untied model = Woodworth's Q with α_eff² = (u0² + v0²)/2 (THEORY.md §3.7)
+    # two-branch untied model = Woodworth's Q with α_eff² = (u0² + v0²)/2 (docs/theory/diagonal.md §3.7)
     m = UntiedDiagonal.from_scale_shape(60, alpha=1e-3, shape=0.9)
     a_eff = m.alpha_eff
     ra = interpolate(m, REG).predictor

@@ -1,4 +1,5 @@
-"""Max-margin problems: closed forms, independent solvers, certificates, bad input (THEORY.md §7, §8.17)."""
+"""Max-margin problems: closed forms, independent solvers, certificates, bad input
+(docs/theory/certificates.md §7, oracles.md §8.17)."""
 
 from __future__ import annotations
 

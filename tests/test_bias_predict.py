@@ -63,7 +63,7 @@ def test_qmu_regimes_kernel_and_rich():
     # kernel: μ huge → ℓ2 max-margin direction
     big = predict(Diagonal(d=30, depth=2, alpha=30.0), SPARSE, at_loss="1e-10")
     assert 1 - normalized_margin(big.predictor, SPARSE, "l2") / g2 < 1e-8
-    # rich: at fixed α the ℓ1 gap falls with the loss, slowly (THEORY.md §3.6)
+    # rich: at fixed α the ℓ1 gap falls with the loss, slowly (docs/theory/diagonal.md §3.6)
     gaps = [
         1
         - normalized_margin(
@@ -104,7 +104,7 @@ def test_predict_bad_inputs():
 
 # ----------------------------------------------------------------------------------------- finite step
 def test_even_identity_with_a_plain_gd_loop():
-    # THEORY.md §8.9: the identity holds to ≤ 1e-12 after 1e4 GD steps with unit-scale gradients
+    # docs/theory/oracles.md §8.9: the identity holds to ≤ 1e-12 after 1e4 GD steps with unit-scale gradients
     X, y, n = REG.X, REG.y, REG.n
     alpha, lr = 0.1, 0.05
     u, v = np.full(30, math.sqrt(2) * alpha), np.zeros(30)

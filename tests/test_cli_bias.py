@@ -1,4 +1,4 @@
-"""CLI: ``biasflow margin``, ``interpolate``, ``predict`` (DESIGN.md CLI contract)."""
+"""CLI: ``biasflow margin``, ``interpolate``, ``predict`` (docs/reference/cli.md)."""
 
 from __future__ import annotations
 

@@ -22,16 +22,17 @@ import pytest
 from biasflow.data import builtin, gaussian
 from biasflow.errors import BiasflowError
 from biasflow.models import MODELS, build_model, has_decomposition, has_dual, is_linear, options
-from biasflow.models.base import Model
+from biasflow.models.base import Model, bind_data
 
 NAMES = sorted(MODELS)
 D = 6
 
 
 def small(name: str, d: int = D, **extra):
-    """The model at small sizes (width 4 wherever a width is taken; α = 0.5 so nothing is degenerate)."""
+    """The model at small sizes (width 4 wherever a width is taken; α = 0.5 so nothing is degenerate),
+    bound to a Gaussian data set when it uses training statistics (batch normalization)."""
     opts = {"alpha": 0.5} | ({"width": 4} if "width" in MODELS[name].options else {}) | extra
-    return build_model(name, d, **opts)
+    return bind_data(build_model(name, d, **opts), gaussian(n=8, d=d, k=1, seed=7))
 
 
 def generic_params(model, key=0):
@@ -161,11 +162,16 @@ def test_cli_builds_it(name, cli):
     """One gradient-descent step through the command line, with every option of the model given."""
     args = ["descent", "--data", "sparse", "--model", name, "--loss", "exp", "--lr", "0.01", "--steps", "2",
             "--json"]
-    given = {"depth": "2", "width": "4", "alpha": "0.5", "shape": "0.5", "seed": "1", "activation": "abs",
-             "init": "gaussian:sw=1,sb=1", "train": "all"}
-    flags = {"asymmetric", "skip"}                 # boolean switches take no value
+    given = {"depth": "2", "width": "4", "alpha": "0.5", "shape": "0.5", "seed": "1", "widths": "4",
+             "init": "gaussian:eps=0.1", "group": None, "gamma0": "1.5", "patches": "1", "center": None}
+    if name == "shallow":  # its own law grammar; boolean switches (asymmetric, skip) left at their default
+        given |= {"init": "gaussian:sw=1,sb=1", "activation": "abs", "train": "all", "asymmetric": None,
+                  "skip": None}
+    if name == "gcnn":  # full-width filters on the group of order d = 30: α = 0.5 starts at loss ≈ 1e2
+        given["alpha"] = "0.1"
     for f in options(name):
-        args += [f"--{f.name}"] if f.name in flags else [f"--{f.name}", given[f.name]]
+        if given[f.name] is not None:
+            args += [f"--{f.name}", given[f.name]]
     code, out, err = cli(*args)
     assert code == 0, err
     assert '"status": "ok"' in out

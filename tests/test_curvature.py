@@ -1,5 +1,5 @@
 """Sharpness by Lanczos on Hessian-vector products vs dense Hessians (1e-8), NTK eigenvalues vs dense
-kernels, breakdown handling, and the sharpness = λ identities of THEORY.md §5.5."""
+kernels, breakdown handling, and the sharpness = λ identities of docs/theory/large-steps.md §5.5."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_ntk_top_vs_dense_and_uv_closed_form():
 
 
 def test_square_loss_sharpness_equals_ntk_at_interpolation():
-    """THEORY.md §5.5: at an interpolating minimum of the square loss, λ_max(∇²ℒ) = λ_max(Θ)."""
+    """docs/theory/large-steps.md §5.5: at an interpolating minimum of the square loss, λ_max(∇²ℒ) = λ_max(Θ)."""
     from biasflow.data import make_dataset
     from biasflow.dynamics.descent import descent
 

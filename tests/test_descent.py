@@ -1,5 +1,5 @@
 """Gradient descent / SGD: independent NumPy oracle, divergence as a result, histories, Even et al. identity
-(THEORY.md §8.9), conservation drift O(η²) (§8.2), vmap batching, bad inputs (library and CLI)."""
+(docs/theory/oracles.md §8.9), conservation drift O(η²) (§8.2), vmap batching, bad inputs (library and CLI)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_vmap_batch_matches_single_runs_and_isolates_divergence():
 
 
 def test_sharpness_schedule_of_entries():
-    """Entries at steps 0, M, 2M, … and a last one at the final state (DESIGN.md CLI contract)."""
+    """Entries at steps 0, M, 2M, … and a last one at the final state (docs/reference/cli.md)."""
     r = descent(D2, REG, "square", lr=0.01, steps=60, sharpness_every=20)
     assert list(r.history["sharpness_step"]) == [0, 20, 40, 60] and len(r.sharpness) == 4
     r = descent(D2, REG, "square", lr=0.01, steps=50, sharpness_every=20)
@@ -99,7 +99,7 @@ def test_sharpness_schedule_of_entries():
 
 
 def test_even_identity_gd_and_sgd():
-    """THEORY.md §8.9: ∇ψ_{α_k}(β_k) − ∇ψ_{α_k}(β̃_k) = −Σ_j γ_j g_j to 1e-12 after 1e4 GD and SGD steps."""
+    """docs/theory/oracles.md §8.9: ∇ψ_{α_k}(β_k) − ∇ψ_{α_k}(β̃_k) = −Σ_j γ_j g_j to 1e-12 after 1e4 GD and SGD steps."""
     alpha = 0.1
     for bs in (None, 3):
         r = descent(EVEN, REG, "square", lr=0.05, steps=10_000, batch_size=bs, effective_init=True, seed=1)
@@ -125,7 +125,7 @@ def test_sgd_is_seeded_and_differs_from_gd():
 
 
 def test_conservation_drift_second_order():
-    """D = 2: u₊u₋ = α² under GF; GD changes it by the factor (1 − 4η²g²) per step (THEORY.md §8.2)."""
+    """D = 2: u₊u₋ = α² under GF; GD changes it by the factor (1 − 4η²g²) per step (docs/theory/oracles.md §8.2)."""
     inv0 = np.asarray(D2.invariants(D2.init()))
 
     def drift(lr, steps):
@@ -146,7 +146,7 @@ def test_log_domain_history_below_float_underflow():
     # each step lowers log ℒ by about η (first order in the step)
     assert 0.5 < -(lg[-1] - lg[-2]) * math.log(10) / 2.0 < 1.5
     m = r.history["margin_min"]
-    # margin–loss sandwich (THEORY.md §8.13): log(1/ℒ) − log n ≤ γ ≤ log(1/ℒ)
+    # margin–loss sandwich (docs/theory/oracles.md §8.13): log(1/ℒ) − log n ≤ γ ≤ log(1/ℒ)
     lnL = lg * math.log(10)
     assert np.all(-lnL - math.log(CLS.n) <= m + 1e-9) and np.all(m <= -lnL + 1e-9)
 

@@ -1,4 +1,4 @@
-"""Gradient flow on loss clocks: closed-form oracles (THEORY.md §8), two independent paths, statuses."""
+"""Gradient flow on loss clocks: closed-form oracles (docs/theory/oracles.md §8), two independent paths, statuses."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from biasflow.losses import EXP, LOGISTIC, SQUARE
 from biasflow.models import Diagonal, UntiedDiagonal
 
 LN10 = math.log(10.0)
-DS = gaussian(n=10, d=30, k=1, seed=0)  # THEORY.md §8.15 data
+DS = gaussian(n=10, d=30, k=1, seed=0)  # docs/theory/oracles.md §8.15 data
 REG = gaussian(n=6, d=20, k=2, task="regression", seed=1)
 
 
@@ -245,7 +245,7 @@ def test_kernel_limit_square_loss_is_min_l2_interpolant():
         assert np.linalg.norm(X @ b - y) < 1e-8 * np.linalg.norm(y)
         dist[alpha] = np.linalg.norm(b - l2)
     assert dist[12.0] < 1e-3 * np.linalg.norm(l2)
-    # distance ∝ α^{-2D} = α^{-4}: halving α multiplies it by ≈ 16 (THEORY.md §8.4)
+    # distance ∝ α^{-2D} = α^{-4}: halving α multiplies it by ≈ 16 (docs/theory/oracles.md §8.4)
     assert 14.0 < dist[6.0] / dist[12.0] < 18.0
 
 

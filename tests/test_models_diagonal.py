@@ -37,7 +37,7 @@ def _z(model, seed):
 def test_dual_solution_solves_gradient_flow(model, seed):
     """d/dt θ(z(t)) with ż = g must equal the gradient-flow field (∂β/∂θ)ᵀ g at θ(z), for any g.
 
-    This is the defining identity of the exact solution (THEORY.md §3.2): z = Aᵀν accumulates
+    This is the defining identity of the exact solution (docs/theory/diagonal.md §3.2): z = Aᵀν accumulates
     g = −∇_β ℒ = Aᵀr/n, and gradient flow moves θ by −∇_θ ℒ = (∂β/∂θ)ᵀ g.
     """
     z = _z(model, seed)

@@ -99,7 +99,7 @@ def test_conv_brute_force_tiny():
         for j1, j2, j3 in itertools.product(*(range(k) for k in ks))
     )
     assert abs(float(x @ net.predictor(ws)) - f) <= 1e-13 * max(1.0, abs(f))
-    # the layer-by-layer definition of THEORY.md §4.1
+    # the layer-by-layer definition of docs/theory/tensor.md §4.1
     h = x.copy()
     for w in ws[:-1]:
         wp = np.zeros(d)

@@ -1,4 +1,4 @@
-"""Learning-rate schedules match their formulas (THEORY.md §6), parse from the CLI form, and reject bad
+"""Learning-rate schedules match their formulas (docs/theory/large-steps.md §6), parse from the CLI form, and reject bad
 parameters with one clear line."""
 
 from __future__ import annotations

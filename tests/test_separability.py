@@ -1,4 +1,4 @@
-"""Separability LP (HiGHS), hard set and loss floor (THEORY.md §2.5, §8.20)."""
+"""Separability LP (HiGHS), hard set and loss floor (docs/theory/numerics.md §2.5, oracles.md §8.20)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The package's runner on real flows: rows carry exact levels, certified gaps and the THEORY.md oracles.
+"""The package's runner on real flows: rows carry exact levels, certified gaps and the oracles of
+docs/theory/oracles.md.
 
 Small shapes (built-in ``sparse`` data, n = 10, d = 30) so the fast suite stays fast; the process-based
 Dask cluster and the reproductions are in the slow tests.
@@ -50,10 +51,10 @@ def test_rows_at_exact_levels_with_certified_gaps(real_store):
         assert r["gap_l1"] == pytest.approx(1 - m.min() / np.abs(beta).sum() / g1, abs=1e-12)
         assert r["gap_l2"] == pytest.approx(1 - m.min() / np.linalg.norm(beta) / g2, abs=1e-12)
         assert 0 <= r["gap_l1"] < 1 and 0 <= r["gap_l2"] < 1
-        # THEORY §8.13: log(1/L) − log n ≤ γ ≤ log(1/L) at every exp-loss checkpoint
+        # docs/theory/oracles.md §8.13: log(1/L) − log n ≤ γ ≤ log(1/L) at every exp-loss checkpoint
         log_inv = -r["log10_loss"] * math.log(10)
         assert log_inv - math.log(n) - 1e-9 <= r["gamma"] <= log_inv + 1e-9
-        # THEORY §3.5: μ = α^D/γ exactly, hence α^D/log(1/L) ≤ μ ≤ α^D/(log(1/L) − log n)
+        # docs/theory/diagonal.md §3.5: μ = α^D/γ exactly, hence α^D/log(1/L) ≤ μ ≤ α^D/(log(1/L) − log n)
         assert r["log10_mu"] == pytest.approx(2 * math.log10(r["alpha"]) - math.log10(r["gamma"]), abs=1e-12)
         lo = 2 * math.log10(r["alpha"]) - math.log10(log_inv)
         hi = 2 * math.log10(r["alpha"]) - math.log10(log_inv - math.log(n))
@@ -62,7 +63,8 @@ def test_rows_at_exact_levels_with_certified_gaps(real_store):
 
 
 def test_theory_8_15_on_stored_rows(real_store):
-    """THEORY §8.15: for α ∈ {1e-2, 1} γ₁/γ₁* rises across 1e-10, 1e-100, 1e-1000;; (0.9, 1] at the end."""
+    """docs/theory/oracles.md §8.15: for α ∈ {1e-2, 1} γ₁/γ₁* rises across 1e-10, 1e-100, 1e-1000;; (0.9, 1] at the
+    end."""
     for a in (0.01, 1.0):
         ratios = [
             1 - r["gap_l1"]

@@ -151,7 +151,7 @@ def _equal_gap(rng, d, L, gap=0.4):
 
 @pytest.mark.parametrize("L", [2, 3, pytest.param(4, marks=pytest.mark.slow)])
 def test_yun_interpolant_gd_error_halves_with_eta(L):
-    """THEORY.md §8.19: GD reaches the §4.4 closed form, with an O(η) error (halves as η halves)."""
+    """docs/theory/oracles.md §8.19: GD reaches the §4.4 closed form, with an O(η) error (halves as η halves)."""
     from biasflow.dynamics.descent import descent
 
     rng = np.random.default_rng(L)

@@ -41,7 +41,7 @@ def _gf(model, params, X, y, ts):
 
 @pytest.mark.parametrize("L", [2, 3])
 def test_saxe_sigmoid_deep_linear_regression(L):
-    """THEORY.md §8.7: whitened inputs, balanced rank-one init aligned with β*: ‖β(t)‖ = a(t) with
+    """docs/theory/oracles.md §8.7: whitened inputs, balanced rank-one init aligned with β*: ‖β(t)‖ = a(t) with
     ȧ = L a^{2−2/L}(s − a) (L = 2: a = s e^{2st}/(e^{2st} − 1 + s/a0))."""
     rng = np.random.default_rng(0)
     n, d, width, a0 = 8, 4, 3, 1e-2

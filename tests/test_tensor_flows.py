@@ -67,7 +67,8 @@ def test_tensor_conv_and_conv_flows_agree():
 
 
 def test_tensor_diagonal_autodiff_matches_exact_dual_flow():
-    """The diagonal tensor network (autodiff primal path) vs Diagonal's exact dual flow (THEORY.md §3.2)."""
+    """The diagonal tensor network (autodiff primal path) vs Diagonal's exact dual flow
+    (docs/theory/diagonal.md §3.2)."""
     diag = Diagonal(d=8, depth=2, alpha=0.5)
     ten = TensorNetwork.diagonal(8, 2, branches=2, alpha=0.5)
     a = flow(diag, DS, "exp", until="1e-20", checkpoints=["1e-5", "1e-20"], method="exact")
@@ -154,7 +155,7 @@ def test_yun2021_quick_reproduction(tmp_path):
 
 
 def test_sign_locked_diagonal_keeps_signs_along_flow():
-    """THEORY.md §4.3: L = 2 with |a_1(0)| = |a_2(0)| (the constant start) never changes the sign of ρ_j."""
+    """docs/theory/tensor.md §4.3: L = 2 with |a_1(0)| = |a_2(0)| (the constant start) never changes the sign of ρ_j."""
     from biasflow.bias.transformed import degenerate_coordinates
 
     net = TensorNetwork.diagonal(8, 2, alpha=0.5, init="constant")
@@ -167,7 +168,7 @@ def test_sign_locked_diagonal_keeps_signs_along_flow():
 
 
 def test_fc_regression_limit_is_min_l2_at_rate_alpha():
-    """THEORY.md §4.4: the FC square-loss limit tends to Xᵀ(XXᵀ)⁻¹y as α → 0, at distance O(α)."""
+    """docs/theory/tensor.md §4.4: the FC square-loss limit tends to Xᵀ(XXᵀ)⁻¹y as α → 0, at distance O(α)."""
     from biasflow.bias.transformed import predict_regression
 
     reg = gaussian(n=6, d=16, k=2, task="regression", seed=0)

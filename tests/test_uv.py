@@ -1,4 +1,5 @@
-"""The uv model (Lewkowycz et al. 2020) and large learning rates: exact maps vs autodiff GD (THEORY.md §8.8),
+"""The uv model (Lewkowycz et al. 2020) and large learning rates: exact maps vs autodiff GD
+(docs/theory/oracles.md §8.8),
 MSE phases (§5.3), logistic separable vs non-separable (§5.4, Huang et al. 2020), conservation (§8.2)."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ M_REG = UV(d=3, width=64, seed=0)
 P_REG = M_REG.init(jax.random.PRNGKey(2))
 LAM0_REG = float(M_REG.ntk_top(P_REG, REG.X))
 
-# degenerate data x_α = s_α x̄ (THEORY.md §5.4): f(x_α) = s_α g; p = fraction of y_α s_α = +1
+# degenerate data x_α = s_α x̄ (docs/theory/large-steps.md §5.4): f(x_α) = s_α g; p = fraction of y_α s_α = +1
 XBAR = np.array([[0.6, -0.8]])  # κ = ‖x̄‖² = 1
 
 
@@ -57,7 +58,8 @@ def _warm(c):
 
 
 def test_warmup_map_matches_autodiff_one_step_and_100_lazy_steps():
-    """THEORY.md §8.8: 1e-12 for one step (here a catapult step, ηλ0 = 3), and over 100 lazy steps (1.5)."""
+    """docs/theory/oracles.md §8.8: 1e-12 for one step (here a catapult step, ηλ0 = 3), and over 100 lazy steps
+    (1.5)."""
     f0 = float(M_WARM.predictor(P_WARM)[0])
     for c in (3.0, 1.5):
         r = _warm(c)
@@ -156,7 +158,8 @@ def test_logistic_separable_no_catapult_loss_to_zero():
 
 
 def test_logistic_non_separable_catapult_to_flatter_minimum():
-    """Non-separable p = ½ (THEORY.md §5.4): η_crit = 2/(p(1−p)λ0) = 8/λ0. Above it the loss oscillates, then
+    """Non-separable p = ½ (docs/theory/large-steps.md §5.4): η_crit = 2/(p(1−p)λ0) = 8/λ0. Above it the loss
+    oscillates, then
     still reaches H(p), with final η p(1−p) S just below 2 (width N = 1000); below it λ barely moves."""
     ds = degenerate(2, 4)
     m = UV(d=2, width=1000, seed=0)

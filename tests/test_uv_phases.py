@@ -1,4 +1,5 @@
-"""``biasflow lr-phases`` and the phase classification (THEORY.md §5.3): lazy / catapult / divergent."""
+"""``biasflow lr-phases`` and the phase classification (docs/theory/large-steps.md §5.3): lazy / catapult /
+divergent."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Import-time JAX configuration: float64 everywhere (DESIGN.md, numerical conventions)."""
+"""Import-time JAX configuration: float64 everywhere (docs/theory/numerics.md)."""
 
 import jax
 

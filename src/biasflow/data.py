@@ -1,8 +1,8 @@
 """Datasets: validated (X, y) pairs, file loaders, generators and built-in sets.
 
-Conventions (THEORY.md §1): ``X`` is n×d float64 with rows x_i; for classification ``y ∈ {±1}ⁿ`` and the
-signed data matrix is X̃ = diag(y) X; for regression ``y ∈ Rⁿ`` and A = X. :attr:`Dataset.A` is that matrix,
-so that margins (classification) or predictions (regression) are ``A @ beta``.
+Conventions (docs/theory/conventions.md §1): ``X`` is n×d float64 with rows x_i; for classification
+``y ∈ {±1}ⁿ`` and the signed data matrix is X̃ = diag(y) X; for regression ``y ∈ Rⁿ`` and A = X.
+:attr:`Dataset.A` is that matrix, so that margins (classification) or predictions (regression) are ``A @ beta``.
 
 >>> ds = gaussian(n=10, d=30, k=1, seed=0)
 >>> ds.n, ds.d, ds.task
@@ -57,7 +57,7 @@ class Dataset:
 
     @property
     def A(self) -> np.ndarray:
-        """X̃ = diag(y)X for classification, X for regression (THEORY.md §1)."""
+        """X̃ = diag(y)X for classification, X for regression (docs/theory/conventions.md §1)."""
         return self.y[:, None] * self.X if self.task == "classification" else self.X
 
     def split(self, n_train: int, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -297,7 +297,8 @@ def gaussian(
 
 
 def non_separable(ds: Dataset, index: int = 0) -> Dataset:
-    """Append a copy of point ``index`` with its label flipped: never linearly separable (THEORY.md §8.20)."""
+    """Append a copy of point ``index`` with its label flipped: never linearly separable
+    (docs/theory/oracles.md §8.20)."""
     if ds.task != "classification":
         raise BiasflowError("non_separable needs a classification data set")
     X = np.vstack([ds.X, ds.X[index : index + 1]])
@@ -333,7 +334,8 @@ BUILTINS = {
     "digits": lambda: digits((0, 1), n=100, seed=0),
     "digits-3v8": lambda: digits((3, 8), n=100, seed=0),
 }
-"""Built-in data sets, by name: ``sparse`` (n=10, d=30, y = sign(x₁), THEORY.md §8.15), ``sparse-regression``
+"""Built-in data sets, by name: ``sparse`` (n=10, d=30, y =
+sign(x₁), docs/theory/oracles.md §8.15), ``sparse-regression``
 (n=20, d=60, 3-sparse teacher), ``digits`` (100 images of 0 vs 1) and ``digits-3v8``."""
 
 

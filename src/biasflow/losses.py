@@ -1,4 +1,5 @@
-"""Losses in the log domain: exp, logistic, square, each a MEAN over examples (THEORY.md §1, §2.1).
+"""Losses in the log domain: exp, logistic, square, each a MEAN over examples
+(docs/theory/conventions.md §1, numerics.md §2.1).
 
 All functions take ``z = A @ beta`` (margins m = X̃β for classification, predictions f = Xβ for regression)
 and the labels ``y``, and are JAX-traceable. A loss value is never formed where it could underflow:
@@ -36,7 +37,7 @@ _LOG_SWITCH = 30.0
 
 
 def log_logistic_loss(m):
-    """Λ(m) = log log(1 + e^{−m}), exact for all m (THEORY.md §2.1).
+    """Λ(m) = log log(1 + e^{−m}), exact for all m (docs/theory/numerics.md §2.1).
 
     For m ≤ 30 it is log(logaddexp(0, −m)); above, −m + log1p(−e^{−m}/2), with error O(e^{−2m}).
     """

@@ -68,7 +68,6 @@ def register(metric: Metric) -> Metric:
 
 
 RENAMED: dict[str, str] = {
-    "margin": "gamma",
     "support": "support_size",
 }
 """Old column names → their registry names (for messages; old stores keep their columns)."""
@@ -155,6 +154,7 @@ class Point:
         teacher: the generating teacher vector when known.
         support_tol, active_tol: relative thresholds for supports and active points.
         mu_scale: log10 α^D, the scale of μ = α^D/γ (the model's ``log10_mu_scale``), or None.
+        params: the model parameters at the checkpoint when the record has them, else None.
     """
 
     beta: np.ndarray
@@ -173,6 +173,7 @@ class Point:
     support_tol: float = 1e-3
     active_tol: float = 1e-3
     mu_scale: float | None = None
+    params: Any = None
 
     @functools.cached_property
     def margins(self) -> np.ndarray:
@@ -469,7 +470,8 @@ for _m in [
     Metric("test_error", "held-out 0/1 error (classification) or mean squared error (regression)",
            "fraction in [0, 1] / squared unit of y", "definition", _test_error),
     Metric("dist_pred", "‖β̃ − β̃_lim‖/‖β̃_lim‖ (β̃ = β/γ for classification), strictly convex limits only",
-           "relative distance ≥ 0", "THEORY: distances only for unique optima", _dist("limit")),
+           "relative distance ≥ 0", "docs/theory/certificates.md §7.3: distances only for unique optima",
+           _dist("limit")),
     Metric("dist_qmu", "‖β/γ − β_μ‖/‖β_μ‖, β_μ the Q_μ solution at the checkpoint's loss", "relative distance ≥ 0",
            _SV, _dist("qmu")),
     # classification
@@ -512,7 +514,53 @@ for _m in [
 ]:
     register(_m)
 
-CHECKPOINT_METRICS: tuple[str, ...] = tuple(METRICS)
+
+
+def _lazy(module: str, function: str):
+    """A compute function living in a bias module (imported on first use: no upward import here)."""
+    def f(p: Point):
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(p)
+
+    return f
+
+
+_LGDK = "Lawrence, Georgiev, Dienes, Kiani 2022"
+_CZLG = "Cao, Zou, Li, Gu 2023"
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "group": ("gap_group", "gap_group_svm", "kkt_group", "block_rank"),
+    "uniform": ("margin_spread", "patch_spread", "bn_gamma", "w_norm"),
+}
+"""Columns computed only against a limit prediction of that kind (a G-CNN's group bias, batch norm's
+uniform margins)."""
+for _m in [
+    Metric("gap_group", "R_L(β̃)/R_L* − 1, R_L = Σ_ρ d_ρ‖β̂(ρ)‖_{S_{2/L}}^{2/L} over the irreps ρ of the group, β̃ = β/γ, "
+           "R_2* the d_ρ-weighted nuclear-norm max-margin (Clarabel, certified); L = 2 only",
+           "dimensionless ≥ 0; 0 at the group max-margin", _LGDK, _cls(_lazy("biasflow.bias.groups",
+                                                                              "metric_gap_group"))),
+    Metric("gap_group_svm", "R_2(β̃_SVM)/R_2* − 1 for the ℓ2 max-margin direction (where a fully connected net "
+           "goes)", "dimensionless ≥ 0", _LGDK, _cls(_lazy("biasflow.bias.groups", "metric_gap_group_svm"))),
+    Metric("kkt_group", "stationarity residual of min R_L s.t. X̃β ≥ 1 on the fixed-rank tangent spaces of the "
+           "Fourier blocks (NNLS over the active set; relative thresholds 1e-2)",
+           "dimensionless in [0, 1]; 0 at a first-order stationary point", _LGDK,
+           _cls(_lazy("biasflow.bias.groups", "metric_kkt_group"))),
+    Metric("block_rank", "Σ_ρ rank β̂(ρ), singular values above 1e-3 of the largest", "count", _LGDK,
+           _lazy("biasflow.bias.groups", "metric_block_rank")),
+    Metric("margin_spread", "max_i m_i/min_i m_i − 1 of the margins m = X̃β", "dimensionless ≥ 0; 0 iff all "
+           "margins are equal (uniform margin)", _CZLG, _cls(_lazy("biasflow.bias.batchnorm",
+                                                                   "metric_margin_spread"))),
+    Metric("patch_spread", "max/min − 1 of the n·P patch margins y_i⟨b, x_i^(p)⟩, b the first patch block of β",
+           "dimensionless ≥ 0; 0 iff patch-wise uniform", _CZLG,
+           _cls(_lazy("biasflow.bias.batchnorm", "metric_patch_spread"))),
+    Metric("bn_gamma", "|γ| of batch norm, = ‖b‖_Σ for the first patch block b of β", "dimensionless; grows "
+           "like log t", _CZLG, _lazy("biasflow.bias.batchnorm", "metric_bn_gamma")),
+    Metric("w_norm", "‖w‖₂ of the batch-normalized filter", "unit of w; constant along gradient flow", _CZLG,
+           _lazy("biasflow.bias.batchnorm", "metric_w_norm")),
+]:
+    register(_m)
+
+CHECKPOINT_METRICS: tuple[str, ...] = tuple(n for n in METRICS if not any(n in c for c in KIND_COLUMNS.values()))
 """Per-checkpoint metrics, in column order."""
 
 LIMIT_COLUMNS = ("support_precision", "support_recall", "dist_pred", "rho_nsv_pred")
@@ -537,6 +585,10 @@ for _name, _def, _unit in [
     ("loss", "loss name", "exp | logistic | square"),
     ("method", "flow method", "auto | exact | autodiff"),
     ("seed", "seed of the model's random initialization", "integer"),
+    ("group", "finite group of a G-CNN (e.g. dihedral:n=4); null: cyclic:n=d or a model without groups", "text"),
+    ("gamma0", "initial batch-norm scale γ(0) (batchnorm model)", "non-zero number"),
+    ("patches", "number of patches sharing the batch-normalized filter (batchnorm model)", "integer ≥ 1"),
+    ("center", "batch norm re-centers with a trained shift (batchnorm model)", "boolean"),
     ("until_log10", "log10 of the target loss level", "log10 of a loss"),
     ("checkpoint", "index of the checkpoint within its run", "integer ≥ 0"),
     ("status", "the run's status (biasflow.errors.Status)", "ok | target_unreachable | diverged | max_steps | "
@@ -567,5 +619,69 @@ for _name, _def, _unit, _src in [
     ("potential", "mirror potential φ per parameter", "quadratic | cubic | quartic", "Liang & Montúfar 2025"),
     ("potential_scale", "unscaled (κ = 1) or scaled (κ = width) potential κ⁻²φ(κΔθ)", "unscaled | scaled",
      "Liang & Montúfar 2025"),
+]:
+    register(Metric(_name, _def, _unit, _src))
+
+# quantities the commands print besides the columns: certificates of `predict` and `margin`, solver statistics
+_CERT = "docs/theory/certificates.md §7.1"
+for _name, _def, _unit, _src in [
+    ("mu", "μ = α^D/γ, the parameter of the Q_μ max-margin problem solved by `predict --at-loss`",
+     "> 0 (log10 in the column log10_mu)", "Moroshko et al. 2020; docs/theory/diagonal.md §3.5"),
+    ("margin", "`biasflow margin`: the ℓ_p max margin γ_p* = min_i y_i x_iᵀβ at ‖β‖_p = 1 (the column of a stored "
+     "checkpoint is `gamma`)", "margin units per unit ‖β‖_p", _CERT),
+    ("upper_bound", "dual bound ‖Σ_i λ_i y_i x_i‖_q (λ ≥ 0, Σλ = 1, 1/p + 1/q = 1) with γ_p* ≤ upper_bound",
+     "margin units", _CERT),
+    ("duality_gap", "`margin`: upper_bound − margin; `predict` (Q_μ): |λ·(X̃β̃ − 1)|/Σλ, complementary slackness "
+     "per unit dual mass; 0 at an exact optimum", "≥ 0", _CERT),
+    ("duality_gap_abs", "`predict` (Q_μ): |λ·(X̃β̃ − 1)|, the duality gap not divided by Σλ", "≥ 0", _CERT),
+    ("relative_gap", "(upper_bound − margin)/|upper_bound|: the certified relative suboptimality of a max margin",
+     "≥ 0", _CERT),
+    ("min_margin", "min_i (X̃β̃)_i of a predicted normalized predictor (1 when feasible and tight)", "margin units",
+     _CERT),
+    ("infeasibility", "max(0, 1 − min_i (X̃β̃)_i): how far a prediction violates its margin constraints",
+     "≥ 0; 0 when feasible", _CERT),
+    ("projected_gradient", "KKT residual of the Q_μ solution: max of |m̃_i − 1| on the dual support "
+     "(λ_i > 1e-12·max λ) and of max(0, 1 − m̃_i) off it", "margin units ≥ 0", _CERT),
+    ("log10_loss_check", "log10 ℒ(γβ̃) recomputed from a Q_μ prediction; equals the requested level (checked to "
+     "1e-7 relative) when γ is consistent with it", "log10 of a loss", "docs/theory/numerics.md §2.3"),
+    ("iterations", "Newton iterations of the prediction's solver", "count", "solver statistic"),
+    ("nfev", "right-hand-side evaluations of the ODE solver, over all clock phases", "count", "solver statistic"),
+    ("njev", "Jacobian evaluations of the ODE solver, over all clock phases", "count", "solver statistic"),
+    ("tau_switch", "value of the τ clock at which the flow switched to the s = −log ℒ clock",
+     "τ units (dτ = ℒ dt)", "docs/theory/numerics.md §2.2"),
+]:
+    register(Metric(_name, _def, _unit, _src))
+
+# columns of deep matrix factorization runs (biasflow.geometry, biasflow.dynamics.matrix, biasflow.bias.matrix)
+_CMV = "Cohen, Menon & Veraszto 2023; Menon 2024"
+for _name, _def, _unit, _src in [
+    ("log_volume", "log √det g_L(W) = −½ Σ_il log λ_il: log density of the Riemannian volume of the depth-L metric "
+     "w.r.t. Lebesgue dW", "log of a density; +inf at rank deficiency (L ≥ 2)", _CMV),
+    ("entropy", "S(W) = log vol(O_W) = (L−1) log vol(O_d) + ½ log(van(σ²)/van(σ^{2/L})), square W (else null)",
+     "log of a volume; −inf once two σ vanish", "Menon & Yu 2025"),
+    ("effective_rank", "exp(−Σ p_i log p_i), p_i = σ_i/Σσ: Roy & Vetterli's effective rank of W", "1 … min(m, k)",
+     "Roy & Vetterli 2007; Arora et al. 2019"),
+    ("nuclear_norm", "‖W‖_* = Σ σ_i", "same unit as W", "definition"),
+    ("singular_values", "σ₁ ≥ σ₂ ≥ … of the end-to-end matrix W", "list of floats ≥ 0", "definition"),
+    ("balance_drift", "max_p ‖D_p − D_p(0)‖_F, D_p = W_{p+1}ᵀW_{p+1} − W_pW_pᵀ (0 for exact gradient flow)",
+     "same unit as W^{2/L}", "Arora, Cohen & Hazan 2018"),
+    ("t", "the gradient-flow time at the checkpoint", "time ≥ 0", "definition"),
+    ("dist_nuclear", "‖W − W_*‖_F/‖W_*‖_F, W_* the minimum-nuclear-norm completion (Clarabel)", "relative distance",
+     "Gunasekar et al. 2017"),
+    ("dist_frobenius", "‖W − W_F‖_F/‖W_F‖_F, W_F the minimum-Frobenius completion", "relative distance",
+     "definition"),
+    ("dist_low_rank", "min over the lowest-rank completions found (ALS + SLSQP) of ‖W − W_r‖_F/‖W_r‖_F",
+     "relative distance", _CMV),
+    ("nearest_low_rank", "name of the nearest low-rank candidate (rank_r or rank_r_j)", "text", "definition"),
+    ("steps", "number of gradient-descent steps (or adaptive solver steps for flows) a run took", "count",
+     "definition"),
+    ("dynamics", "how an ensemble run was trained", "descent | flow", "bookkeeping"),
+    ("rows", "m, rows of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("cols", "k, columns of the end-to-end matrix W", "integer", "bookkeeping"),
+    ("experiment", "name of the reproduction that wrote the row", "text", "bookkeeping"),
+    ("task", "matrix task of a reproduction (e.g. 2x2, 3x3)", "text", "bookkeeping"),
+    ("eps", "initialization scale ε of the factors (i.i.d. N(0, ε²) entries)", "> 0", "bookkeeping"),
+    ("a", "W₁₂ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
+    ("b", "W₂₁ of a 2×2 completion outcome [[1, a], [b, 1]]", "real", "Cohen, Menon & Veraszto 2023"),
 ]:
     register(Metric(_name, _def, _unit, _src))

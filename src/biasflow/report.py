@@ -168,6 +168,7 @@ def gather(directory: str | Path) -> dict:
         "n_hold": sum(bool(c.get("holds")) for c in claims),
         "figures": figures,
         "table_columns": columns,
+        "glossary": _glossary(columns),
         "table_rows": table_rows[:200],
         "table_caption": f"last checkpoint of each of {len(last)} runs"
         + (" (first 200)" if len(last) > 200 else ""),
@@ -177,6 +178,13 @@ def gather(directory: str | Path) -> dict:
         "directory": str(root),
         "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def _glossary(columns: list[str]) -> dict[str, str]:
+    """Column → its definition and unit from the metrics registry (shown as tooltips and a glossary)."""
+    from .metrics import METRICS
+
+    return {c: f"{METRICS[c].definition} [{METRICS[c].unit}]" for c in columns if c in METRICS}
 
 
 def render(context: dict) -> str:

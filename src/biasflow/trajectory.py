@@ -1,7 +1,7 @@
 """Results of training: :class:`Checkpoint`, :class:`Trajectory` (flow) and :class:`DescentResult` (GD).
 
 Every result carries a ``status`` (a :class:`biasflow.errors.Status`) and a human ``message``; never a
-silent NaN. ``to_json()`` gives the CLI contract's JSON object (DESIGN.md).
+silent NaN. ``to_json()`` gives the CLI contract's JSON object (docs/reference/cli.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Predicted implicit biases, solved and certified (THEORY.md §3, §4.5, §7).
+"""Predicted implicit biases, solved and certified (docs/theory/diagonal.md §3, tensor.md §4.5, certificates.md §7).
 
 - :mod:`~biasflow.bias.margins` — ℓ1/ℓ2/ℓ∞ max-margin with duality certificates; normalized margins.
 - :mod:`~biasflow.bias.kkt` — the non-convex ℓ_{2/L} problem: KKT residual, best-effort solver.

@@ -37,6 +37,7 @@ from ..errors import BiasflowError, UndefinedAtLevel
 from ..levels import Level
 from ..metrics import (
     CHECKPOINT_METRICS,
+    KIND_COLUMNS,
     LIMIT_COLUMNS,
     METRICS,
     QMU_COLUMNS,
@@ -49,7 +50,8 @@ BASE_COLUMNS = tuple(n for n in CHECKPOINT_METRICS if n not in (*_RECORD, *LIMIT
 """Columns of every row that do not depend on a prediction (besides the record's level and time)."""
 
 COLUMNS: dict[str, str] = {
-    n: METRICS[n].definition for n in (*BASE_COLUMNS, *LIMIT_COLUMNS, *QMU_COLUMNS)
+    n: METRICS[n].definition
+    for n in (*BASE_COLUMNS, *LIMIT_COLUMNS, *QMU_COLUMNS, *(c for cs in KIND_COLUMNS.values() for c in cs))
 }
 """Column name → one-line definition of every metric a comparison row may hold (see :mod:`biasflow.metrics`)."""
 
@@ -80,17 +82,21 @@ def _limit_or_qmu(prediction):
 
 
 def _point(beta, data, *, limit, qmu, depth, model, potential, nu, teacher, test, support_tol, active_tol,
-           log10_loss=None, log10_time=None, step=None, mu_scale=None) -> Point:
+           log10_loss=None, log10_time=None, step=None, mu_scale=None, params=None) -> Point:
     b = np.asarray(beta, dtype=float)
     if b.shape != (data.d,):
         raise BiasflowError(f"predictor has shape {b.shape} but the data have d = {data.d} features")
     return Point(beta=b, data=data, log10_loss=log10_loss, log10_time=log10_time, step=step, depth=depth,
                  model=model or {}, limit=limit, qmu=qmu, potential=potential, nu=nu, teacher=teacher,
-                 test=test, support_tol=support_tol, active_tol=active_tol, mu_scale=mu_scale)
+                 test=test, support_tol=support_tol, active_tol=active_tol, mu_scale=mu_scale, params=params)
+
+
+def _kind_columns(limit) -> tuple[str, ...]:
+    return KIND_COLUMNS.get(getattr(limit, "kind", None), ())
 
 
 def _names(limit, qmu, record=()) -> tuple[str, ...]:
-    return (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if limit is not None else ()),
+    return (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if limit is not None else ()), *_kind_columns(limit),
             *(QMU_COLUMNS if qmu is not None else ()))
 
 
@@ -197,8 +203,8 @@ def measure(
         p = _point(c.predictor, data, limit=limit, qmu=qmu, depth=depth, model=model, potential=potential,
                    nu=extra.get("nu"), teacher=teacher, test=test, support_tol=support_tol,
                    active_tol=active_tol, log10_loss=float(c.log10_loss), log10_time=float(c.log10_time),
-                   step=step, mu_scale=mu_scale)
-        names = (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if has_limit else ()),
+                   step=step, mu_scale=mu_scale, params=getattr(c, "params", None))
+        names = (*record, *BASE_COLUMNS, *(LIMIT_COLUMNS if has_limit else ()), *_kind_columns(limit),
                  *(QMU_COLUMNS if qmu_at is not None else ()))
         rows.append(_row(p, names, failed))
     return Rows(rows)

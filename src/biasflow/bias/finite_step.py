@@ -1,6 +1,6 @@
 """Finite step size: the effective initialization of gradient descent on the u⊙v model (Even et al. 2023).
 
-Setting (THEORY.md §3.8): β = u⊙v with u(0) = √2α·1, v(0) = 0, (S)GD with steps γ_k on the mean square
+Setting (docs/theory/diagonal.md §3.8): β = u⊙v with u(0) = √2α·1, v(0) = 0, (S)GD with steps γ_k on the mean square
 loss, g_k = ∇_βℒ_{B_k}(β_k). With q(x) = −½log((1 − x²)²), q_±(x) = ∓2x − log((1 ∓ x)²),
 
     α_k = α⊙exp(−½Σ_{j<k} q(γ_j g_j)),   α_{±,k} = α⊙exp(−½Σ_{j<k} q_±(γ_j g_j)),
@@ -72,7 +72,8 @@ def bregman_potential(alpha_inf, beta_tilde) -> ExpPotential:
 
 
 def mirror_identity_residual(beta_k, alpha, gain, gain_plus, gain_minus, sum_step_grad) -> float:
-    """max_j |∇ψ_{α_k}(β_k) − ∇ψ_{α_k}(β̃_k) + Σγg|_j / max(1, |Σγg|_∞): 0 up to rounding (THEORY.md §8.9)."""
+    """max_j |∇ψ_{α_k}(β_k) − ∇ψ_{α_k}(β̃_k) + Σγg|_j / max(1, |Σγg|_∞): 0 up to rounding
+    (docs/theory/oracles.md §8.9)."""
     a_k, bt = effective_initialization(alpha, gain, gain_plus, gain_minus)
     lhs = 0.5 * (np.arcsinh(np.asarray(beta_k) / a_k**2) - np.arcsinh(bt / a_k**2))
     s = np.asarray(sum_step_grad, float)

@@ -3,14 +3,14 @@
 Theorem (Woodworth et al. 2020; Azulay et al. 2021 for the shape): if gradient flow on ½‖Xβ − y‖²/n
 interpolates, its limit is
 
-    β∞ = argmin Q(β)  s.t.  Xβ = y,        Q = Φ*  (THEORY.md §3.4),
+    β∞ = argmin Q(β)  s.t.  Xβ = y,        Q = Φ*  (docs/theory/diagonal.md §3.4),
 
-with Φ the model's dual potential (:mod:`biasflow.bias.potentials`). We solve the *dual* (THEORY.md §3.3):
+with Φ the model's dual potential (:mod:`biasflow.bias.potentials`). We solve the *dual* (docs/theory/diagonal.md §3.3):
 
     ν* = argmin_ν  F(ν) = Σ_j Φ_j((Xᵀν)_j) − yᵀν,      β∞ = Φ'(Xᵀν*),
 
 a smooth convex problem in n variables, by Newton's method with a backtracking line search that rejects
-overflowing or out-of-domain trial points (THEORY.md §7). ∇F = Xβ − y and ∇²F = X diag(Φ'') Xᵀ, so one
+overflowing or out-of-domain trial points (docs/theory/certificates.md §7). ∇F = Xβ − y and ∇²F = X diag(Φ'') Xᵀ, so one
 step costs one n×n Cholesky and an n×d weighted Gram product. For small initialization scales the cold
 start overflows, so the scale is followed along a decreasing homotopy α·e^{σ}, σ ↓ 0, warm-starting each
 stage with a secant prediction of ν in σ. This is also exactly the gradient flow's own dual ODE's
@@ -364,7 +364,7 @@ def solve_dual(
 
 
 def stationarity(X: np.ndarray, grad: np.ndarray, gram: np.ndarray | None = None) -> float:
-    """‖(I − P_X) g‖ / ‖g‖, where P_X projects onto range(Xᵀ) (THEORY.md §7); 0 for g = 0."""
+    """‖(I − P_X) g‖ / ‖g‖, where P_X projects onto range(Xᵀ) (docs/theory/certificates.md §7); 0 for g = 0."""
     import scipy.linalg
 
     g = np.asarray(grad, dtype=float)
@@ -434,8 +434,9 @@ def interpolate(
 
 
 def min_l2_interpolant(data: Dataset, weights=None) -> np.ndarray:
-    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (THEORY.md §7; K = I gives X⁺y, the kernel limit,
-    and the small-initialization limit of fully connected nets, computed by least squares on X itself)."""
+    """min Σ β_j²/K_j s.t. Xβ = y: β = K Xᵀ(X K Xᵀ)⁻¹ y (docs/theory/certificates.md §7; K = I gives X⁺y,
+    the kernel limit, and the small-initialization limit of fully connected nets, computed by least squares
+    on X itself)."""
     X = data.X
     if weights is None:
         return np.linalg.lstsq(X, data.y, rcond=None)[0]
@@ -445,7 +446,7 @@ def min_l2_interpolant(data: Dataset, weights=None) -> np.ndarray:
 
 
 def min_l1_interpolant(data: Dataset, weights=None) -> np.ndarray:
-    """min Σ w_j|β_j| s.t. Xβ = y by HiGHS (the rich limit of THEORY.md §3.4).
+    """min Σ w_j|β_j| s.t. Xβ = y by HiGHS (the rich limit of docs/theory/diagonal.md §3.4).
 
     >>> from biasflow.data import make_dataset
     >>> ds = make_dataset([[1.0, 2.0]], [2.0], task="regression")

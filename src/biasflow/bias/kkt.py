@@ -1,12 +1,12 @@
 """The non-convex ℓ_{2/L} max-margin problem: a KKT-stationarity residual and a best-effort solver.
 
 Depth-L diagonal networks trained on separable data with exp/logistic loss converge in direction to a
-KKT point of (Gunasekar et al. 2018b; Lyu & Li 2020; Yun et al. 2021; THEORY.md §3.5, §4.3)
+KKT point of (Gunasekar et al. 2018b; Lyu & Li 2020; Yun et al. 2021; docs/theory/diagonal.md §3.5, tensor.md §4.3)
 
     min ‖β‖_p^p  s.t.  X̃β ≥ 1,        p = 2/L,
 
 convex only for L = 2 (ℓ1). For L ≥ 3 only stationarity is guaranteed, so a flow is compared with this
-problem by a KKT residual (THEORY.md §4.5), never by distance to a "solution":
+problem by a KKT residual (docs/theory/tensor.md §4.5), never by distance to a "solution":
 
 1. normalize β̃ = β/min_i(X̃β)_i; active set A = {i : m̃_i ≤ 1 + tol_active};
 2. support S = {j : |β̃_j| > tol_support·max|β̃|} (relative thresholds);
@@ -68,7 +68,7 @@ class KKTResult:
 def kkt_residual(
     beta, data: Dataset, depth: int, *, tol_active: float = 1e-3, tol_support: float = 1e-3
 ) -> KKTResult:
-    """The ℓ_{2/L} KKT residual of β (any positive scale) on classification data (THEORY.md §4.5).
+    """The ℓ_{2/L} KKT residual of β (any positive scale) on classification data (docs/theory/tensor.md §4.5).
 
     Args:
         beta: a predictor with positive minimum margin.

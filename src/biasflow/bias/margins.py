@@ -1,4 +1,4 @@
-"""Max-margin predictors in ℓ1, ℓ2 and ℓ∞, normalized margins, and their certificates (THEORY.md §7).
+"""Max-margin predictors in ℓ1, ℓ2 and ℓ∞, normalized margins, and their certificates (docs/theory/certificates.md §7).
 
 For a norm ‖·‖_p with dual norm ‖·‖_q and signed data X̃ = diag(y)X,
 
@@ -18,7 +18,7 @@ so every pair (β, λ) with λ ≥ 0, Σλ = 1 brackets the optimum:
 
 ``solver="clarabel"`` solves any of the three with cvxpy + Clarabel (the independent reference for ℓ1/ℓ∞).
 Non-separable data raise a :class:`~biasflow.errors.BiasflowError` naming the best achievable mean hinge
-loss (an LP, THEORY.md §2.5).
+loss (an LP, docs/theory/numerics.md §2.5).
 
 >>> from biasflow.data import gaussian
 >>> ds = gaussian(n=10, d=30, k=1, seed=0)

@@ -1,19 +1,19 @@
 """Q-potentials of diagonal networks and their convex conjugates, evaluated without overflow.
 
 Every diagonal network's gradient flow is a mirror flow (Woodworth et al. 2020; Azulay et al. 2021;
-THEORY.md §3.2–3.4): with the integrated residual ν(t) and z = Aᵀν,
+docs/theory/diagonal.md §3.2–3.4): with the integrated residual ν(t) and z = Aᵀν,
 
     β_j(t) = Φ_j'(z_j(t)),
 
 for a convex, separable *dual potential* Φ = Σ_j Φ_j. Its conjugate Q = Φ* (Q_j' = (Φ_j')⁻¹) is the
 *Q-potential*: square-loss flow ends at argmin Q(β) s.t. Xβ = y, and the normalized classification path
-solves a Q_μ max-margin problem (THEORY.md §3.5). This module holds the three families that occur, each as
+solves a Q_μ max-margin problem (docs/theory/diagonal.md §3.5). This module holds the three families that occur, each as
 a small immutable object with vectorized NumPy methods:
 
 - :class:`ExpPotential` — Φ_j'(w) = P_j e^{k w} − M_j e^{−k w} (every depth-2 diagonal model: tied D = 2 with
   P = M = α², k = 4; two-branch untied with P = M = (u0² + v0²)/2, k = 2; one-branch u⊙v with
   P = (u0 + v0)²/4, M = (u0 − v0)²/4, k = 2). P and M are stored as logarithms, so α from 1e-300 to 1e300
-  is fine; values follow THEORY.md §7 (``2ϱ cosh z = exp(log ϱ + |z| + log1p(e^{−2|z|}))``).
+  is fine; values follow docs/theory/certificates.md §7 (``2ϱ cosh z = exp(log ϱ + |z| + log1p(e^{−2|z|}))``).
 - :class:`PowerPotential` — Φ_j'(w) = a_j h_D(κ_j w), h_D(v) = (1 − v)^{−D/(D−2)} − (1 + v)^{−D/(D−2)} on
   |v| < 1 (tied depth D ≥ 3: a = α^D, κ = c_D α^{D−2}, c_D = D(D − 2)).
 - :class:`QuadPotential` — Φ_j'(w) = K_j w (depth 1 and the kernel limit: Q = Σ β_j²/(2K_j)).
@@ -23,7 +23,7 @@ Methods (all elementwise, w and β of length d): ``beta(w)`` = Φ'(w); ``curvatu
 Q(Φ'(0)) = 0; ``bound`` = the open box |w_j| < bound_j of the domain (inf when unbounded);
 ``scaled(c)`` the potential c·Φ (whose β is c times larger: used for μ = α^D/γ).
 
-The closed forms of THEORY.md §3.4 are recovered: for D = 2 and unit α, Q is the hypentropy
+The closed forms of docs/theory/diagonal.md §3.4 are recovered: for D = 2 and unit α, Q is the hypentropy
 α² q(β/α²)/4 with q(z) = 2 − √(4 + z²) + z·arcsinh(z/2) (the ¼ is the time constant c_2 = 4 of the
 flow's clock; it does not change argmins).
 
@@ -54,7 +54,7 @@ from ..models.potentials import (  # noqa: F401  (re-exported: the potential fam
 
 
 def potential_of(model) -> Potential:
-    """The dual potential Φ of a mirror-flow model (β = Φ'(Aᵀν), THEORY.md §3.2, §3.7), for the Q-solvers.
+    """The dual potential Φ of a mirror-flow model (β = Φ'(Aᵀν), docs/theory/diagonal.md §3.2, §3.7), for the Q-solvers.
 
     Asks the model for ``potential()`` (the diagonal models provide it) and refuses, with one line, a
     model without one or a potential that is unusable in float64 (its ``unusable`` reason).
@@ -79,7 +79,7 @@ def potential_of(model) -> Potential:
 
 
 def Q(model, beta) -> float:
-    """The model's Q-potential at β (THEORY.md §3.4): Q(β) = Φ*(β), 0 at the initial predictor.
+    """The model's Q-potential at β (docs/theory/diagonal.md §3.4): Q(β) = Φ*(β), 0 at the initial predictor.
 
     >>> import numpy as np
     >>> from biasflow.models import Diagonal

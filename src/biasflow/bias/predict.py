@@ -1,6 +1,6 @@
 """What theory predicts for a diagonal network: the Q_μ max-margin path, the limits, the interpolants.
 
-**Classification at a finite loss (Moroshko et al. 2020; THEORY.md §3.5).** Along exp/logistic gradient
+**Classification at a finite loss (Moroshko et al. 2020; docs/theory/diagonal.md §3.5).** Along exp/logistic gradient
 flow of a diagonal network, β(t) = Φ'(X̃ᵀν(t)) exactly, so the normalized predictor β̃ = β/γ (γ = min
 margin) satisfies
 
@@ -12,7 +12,7 @@ which is the KKT system of the strictly convex **Q_μ max-margin problem**
 
 except for complementary slackness. The prediction at loss ℒ is that problem's solution, with γ fixed
 self-consistently by the margin–loss relation ℒ = (1/n)Σ_i ℓ(γ·(X̃β̃_γ)_i) (for exp loss γ lies in
-[log(1/ℒ) − log n, log(1/ℒ)], THEORY.md §2.3). It is a *description to test*: the flow follows it iff its
+[log(1/ℒ) − log n, log(1/ℒ)], docs/theory/numerics.md §2.3). It is a *description to test*: the flow follows it iff its
 dual ν puts no mass on points with margin > 1 (ρ_nsv = 0), which :func:`biasflow.bias.compare.compare`
 measures on every checkpoint.
 
@@ -22,7 +22,7 @@ and with α (α = 1: 0.07, 0.03, 0.014, 0.009 at ℒ = 1e-10, 1e-100, 1e-1000, 1
 α = 0.01: 0.32 → 0.11), so Q_μ is a good description at large α or extreme accuracy and a poor one at small
 α, where the saddle phase leaves dual mass on points that are not support vectors. For D = 3 at α = 0.01
 it fails outright (distance ≈ 3.5, ρ_nsv ≈ 0.77): the flow stops at a sparse ℓ_{2/3} KKT point, as
-THEORY.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
+docs/theory/diagonal.md §3.5 predicts. Limits of float64: for depth ≥ 4 with α^D/γ below about 1e-12 the dual cannot
 resolve β̃ near the edge of its domain; the result then has status ``max_steps`` with the reached residuals.
 
 The Q_μ problem is solved on its dual, max_{λ≥0} 1ᵀλ − Σ_j Ψ_j((X̃ᵀλ)_j), by projected Newton (Bertsekas
@@ -56,7 +56,7 @@ from ..data import Dataset
 from ..errors import BiasflowError, UndefinedAtLevel
 from ..fmt import log10_text
 from ..levels import LN10, Level
-from ..models.base import has_dual
+from ..models.base import bind_data, has_dual
 from .interpolate import _gram, _log_scale, _shifted, _warm_start, interpolate
 from .margins import _require_classification, max_margin
 from .potentials import PowerPotential, potential_of
@@ -391,6 +391,9 @@ def _predict(
             raise BiasflowError("--lr (finite-step prediction) applies to regression (square loss) only")
         if loss is not None and loss not in ("exp", "logistic"):
             raise BiasflowError(f"loss {loss!r} is for regression; use exp or logistic for classification")
+        own = _own_bias(model, data, at_loss)
+        if own is not None:
+            return own
         diagonal = _is_diagonal(model)
         if at_loss is not None:
             if not diagonal:
@@ -498,6 +501,26 @@ def _predict(
         potential=potential_of(model),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _own_bias(model, data: Dataset, at_loss):
+    """Models whose bias is not a norm of β say so by a capability: ``finite_group`` (linear G-CNNs:
+    the group Fourier Schatten problem) or ``uniform_margin_patches`` (batch normalization: uniform
+    margins). None for every other model."""
+    group = getattr(model, "finite_group", None)
+    patches = getattr(model, "uniform_margin_patches", None)
+    if group is None and patches is None:
+        return None
+    if at_loss is not None:
+        raise BiasflowError("finite-loss (Q_mu) predictions exist for diagonal models only; "
+                            "drop --at-loss for the limit prediction")
+    if group is not None:
+        from .groups import predict_group
+
+        return predict_group(model, data)
+    from .batchnorm import predict_uniform
+
+    return predict_uniform(bind_data(model, data), data)
 
 
 def _is_diagonal(model) -> bool:

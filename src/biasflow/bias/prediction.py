@@ -21,7 +21,8 @@ class Prediction(Compact):
     """A predicted bias with its certificate.
 
     Attributes:
-        kind: ``q_mu`` (finite loss), ``l1`` / ``l2D`` (ℒ → 0 limit), ``interpolant`` (regression),
+        kind: ``q_mu`` (finite loss), ``l1`` / ``l2D`` (ℒ → 0 limit), ``group`` (G-CNNs), ``uniform``
+            (batch normalization), ``interpolant`` (regression),
             ``finite_step`` (GD at step η), ``transformed`` (other linear networks).
         task: ``classification`` | ``regression``.
         predictor: β̃ normalized to minimum margin 1 (classification) or the interpolant β (regression).
@@ -61,7 +62,7 @@ class Prediction(Compact):
     @property
     def strictly_convex(self) -> bool:
         """Whether the predicted problem has a unique solution (distances are then meaningful)."""
-        return self.kind in ("q_mu", "interpolant", "finite_step") or (self.kind == "l2")
+        return self.kind in ("q_mu", "interpolant", "finite_step", "uniform") or (self.kind == "l2")
 
     def reference(self, name: str):
         """A reference optimum on the same data: ``l1``/``l2`` (:class:`MarginResult`), ``l2D``

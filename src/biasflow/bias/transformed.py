@@ -1,6 +1,6 @@
 """Implicit bias of linear tensor networks in their transformed space (Yun, Krishnan, Mobahi 2021).
 
-THEORY.md §4. A linear tensor network is *orthogonally decomposable* (ODec) when
+docs/theory/tensor.md §4. A linear tensor network is *orthogonally decomposable* (ODec) when
 
     M(x) = Σ_t [Sx]_t (U_1e_t) ⊗ ⋯ ⊗ (U_Le_t),    U_l with orthonormal (unitary) columns,
 
@@ -13,7 +13,7 @@ converges in direction to a stationary point of
 which is the ℓ_{2/L} max-margin on β for diagonal networks (S = I) and on the DFT of β for full-length
 circular convolutions (S = F, the DFT; Gunasekar et al. 2018b). L = 2 gives a convex problem (ℓ1 max-margin;
 the Fourier-ℓ1 max-margin, an SOCP solved here with cvxpy + Clarabel); L ≥ 3 only stationarity, certified
-by the KKT residual of THEORY.md §4.5. Fully connected networks are not ODec; their limit is the ℓ2 SVM
+by the KKT residual of docs/theory/tensor.md §4.5. Fully connected networks are not ODec; their limit is the ℓ2 SVM
 (Ji & Telgarsky 2019a). For networks that are neither, :func:`parameter_kkt` checks the KKT system of
 min Σ‖v_l‖² s.t. margins ≥ 1 in parameter space and :func:`alignment` reports singular-vector alignment.
 
@@ -26,7 +26,7 @@ Main entry points:
 - :func:`predict_classification` — routes a model to its predicted bias (FC → ℓ2 SVM, diagonal → ℓ_{2/L},
   full conv → Fourier ℓ_{2/L}) and refuses, with a clear message, when asked for a decomposable-only
   prediction on a non-ODec network;
-- :func:`predict_regression` — the interpolants of THEORY.md §4.4 where a closed form exists.
+- :func:`predict_regression` — the interpolants of docs/theory/tensor.md §4.4 where a closed form exists.
 
 >>> from biasflow.models import Conv, Dense
 >>> decompose(Conv(d=8, depth=2)).kind
@@ -52,13 +52,13 @@ from ..data import Dataset
 from ..errors import BiasflowError
 from ..models.decomposition import FC_REASON as _FC_REASON  # noqa: F401
 from ..models.decomposition import Decomposition
-from .interpolate import min_l2_interpolant  # noqa: F401  (the FC small-init regression limit, THEORY.md §4.4)
+from .interpolate import min_l2_interpolant  # noqa: F401  (the FC small-init regression limit, docs/theory/tensor.md §4.4)
 
 # ---------------------------------------------------------------------------------------- decomposition
 
 
 def decompose(model, *, tol: float = 1e-10) -> Decomposition:
-    """Orthogonal decomposability of a model (THEORY.md §4.2), or why it fails: ``model.decomposition()``.
+    """Orthogonal decomposability of a model (docs/theory/tensor.md §4.2), or why it fails: ``model.decomposition()``.
 
     Diagonal networks are ODec with S = I, full-length circular convolutions with S = DFT; fully
     connected nets (depth ≥ 2) and convolutions with a filter shorter than d are not. A general
@@ -211,7 +211,7 @@ def transformed_kkt(
     tol_margin: float = 1e-3,
     tol_support: float = 1e-3,
 ) -> dict:
-    """KKT residual of min ‖Sβ‖_{2/L} s.t. X̃β ≥ 1 at β (THEORY.md §4.5), with S = I or S = DFT.
+    """KKT residual of min ‖Sβ‖_{2/L} s.t. X̃β ≥ 1 at β (docs/theory/tensor.md §4.5), with S = I or S = DFT.
 
     β is first normalized to minimum margin 1. Active points A = {i : m_i ≤ 1 + tol_margin}; support S =
     coordinates (frequencies) with modulus > tol_support·max. With p = 2/L and g = ∇‖Sβ‖_p^p on the
@@ -283,7 +283,7 @@ def transformed_kkt(
 
 
 def parameter_kkt(model, params, data: Dataset, *, tol_margin: float = 1e-3) -> dict:
-    """KKT residual of min ½Σ‖v_l‖² s.t. y_i f(x_i) ≥ 1 in parameter space (THEORY.md §4.3, §4.5).
+    """KKT residual of min ½Σ‖v_l‖² s.t. y_i f(x_i) ≥ 1 in parameter space (docs/theory/tensor.md §4.3, §4.5).
 
     With θ̄ = θ/γ^{1/L} (so the minimum margin is 1), active set A and λ = NNLS(J_Aᵀ, θ̄), J_A the
     Jacobian of the active margins at θ̄: residual = ‖θ̄ − J_Aᵀλ‖/‖θ̄‖. Works for any homogeneous model
@@ -518,7 +518,7 @@ def predict_classification(
 
 
 def degenerate_coordinates(model, params) -> dict:
-    """Coordinates of a diagonal tensor network whose fate is fixed by the initialization (THEORY.md §4.3).
+    """Coordinates of a diagonal tensor network whose fate is fixed by the initialization (docs/theory/tensor.md §4.3).
 
     - ``frozen``: two or more layers are 0 at coordinate j, so ρ_j ≡ 0 along the flow;
     - ``sign_locked`` (L = 2): |a_{1,j}| = |a_{2,j}| ≠ 0, so ρ_j keeps the sign of ρ_j(0) forever.
@@ -608,7 +608,7 @@ def _G_inv(g, L: int):
 
 @dataclasses.dataclass(frozen=True)
 class _CoordinateFlow:
-    """ρ_j = φ_j(τ_j) for an untied diagonal network in the transformed space (THEORY.md §4.4)."""
+    """ρ_j = φ_j(τ_j) for an untied diagonal network in the transformed space (docs/theory/tensor.md §4.4)."""
 
     L: int
     c0: np.ndarray | None = None  # L = 2: (a + b)(0)
@@ -645,7 +645,7 @@ def _coordinate_flow(layers: list[np.ndarray], rtol: float = 1e-9) -> _Coordinat
     alpha2 = gaps[0]
     if not (np.all(np.abs(gaps - alpha2) <= rtol * np.maximum(1.0, np.abs(alpha2))) and np.all(alpha2 > 0)):
         raise BiasflowError(
-            f"the closed form of THEORY.md §4.4 for depth {L} needs equal positive gaps "
+            f"the closed form of docs/theory/tensor.md §4.4 for depth {L} needs equal positive gaps "
             "a_l(0)² − a_L(0)² = α_j² for every l < L and coordinate j (the 'equal-gap' initialization), "
             "which this initialization does "
             "not satisfy; compare with a trained network instead"
@@ -660,7 +660,7 @@ def yun_interpolant(X, y, layers, *, tol: float = 1e-12, max_iter: int = 200) ->
     """The limit of gradient flow (square loss) of β = v_1 ⊙ ⋯ ⊙ v_L started at v_l(0) = ``layers[l]``.
 
     Solves X φ(Xᵀν) = y by damped Newton on the convex dual Ψ(ν) = Σ_j Φ_j((Xᵀν)_j) − yᵀν, where
-    ρ_j = φ_j(τ_j) is the closed-form coordinate flow of THEORY.md §4.4 (L = 2: any initialization,
+    ρ_j = φ_j(τ_j) is the closed-form coordinate flow of docs/theory/tensor.md §4.4 (L = 2: any initialization,
     ρ = ¼[(a+b)(0)² e^{2τ} − (a−b)(0)² e^{−2τ}]; L ≥ 3: equal-gap initializations, through G_L).
     Returns β∞ = φ(Xᵀν*), the minimizer of the Bregman problem of §4.4 subject to Xβ = y.
     """
@@ -701,7 +701,7 @@ def yun_interpolant(X, y, layers, *, tol: float = 1e-12, max_iter: int = 200) ->
 
 
 def predict_regression(model, data: Dataset, params0=None) -> TransformedPrediction:
-    """The predicted interpolant of gradient flow with square loss (THEORY.md §4.4), where closed.
+    """The predicted interpolant of gradient flow with square loss (docs/theory/tensor.md §4.4), where closed.
 
     - fully connected: Xᵀ(XXᵀ)⁻¹y, the small-initialization limit (distance O(α) at scale α);
     - Yun's untied diagonal tensor network (``TensorNetwork.diagonal``, one branch) and the one-branch
@@ -736,5 +736,5 @@ def predict_regression(model, data: Dataset, params0=None) -> TransformedPredict
         b,
         dec,
         {"residual": float(np.linalg.norm(data.X @ b - data.y))},
-        f"untied diagonal, L = {len(layers)}: Bregman interpolant of THEORY.md §4.4",
+        f"untied diagonal, L = {len(layers)}: Bregman interpolant of docs/theory/tensor.md §4.4",
     )

@@ -1,4 +1,4 @@
-"""The ``biasflow`` command line.
+"""The ``biasflow`` command line (reference: docs/reference/cli.md).
 
 Every command accepts ``--json`` (one JSON object on stdout; progress and logs on stderr). Bad input is
 one line on stderr and exit status 2, never a traceback; an environment failure (a read-only, full or

@@ -25,7 +25,8 @@ from .._atomic import atomic_write_text as atomic_write_text  # noqa: F401  (use
 from ..data import Dataset, resolve
 from ..errors import BiasflowError
 from ..losses import Loss, get_loss
-from ..models import Model, build_model
+from ..models import MODELS, Model, build_model
+from ..models.options import fields as option_fields
 
 stderr = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 """Status lines on stderr: text as written (no rich markup, so "[1e-10, 1e-1]" stays), never hard-wrapped
@@ -48,6 +49,14 @@ def make_model(name: str, ds: Dataset, *, depth=None, width=None, alpha=1.0, sha
     if width is not None:
         opts["width"] = width
     opts.update({k: v for k, v in extra.items() if v is not None})
+    takes = set(MODELS[name].options) if name in MODELS else None
+    if takes is not None:
+        defaults = {f.name: f.default for f in option_fields()}
+        for k in [k for k in extra if k not in takes and k in defaults]:
+            if opts.get(k, defaults[k]) != defaults[k]:
+                raise BiasflowError(f"--{k} is not an option of model {name!r}; it takes "
+                                    f"{', '.join('--' + o for o in MODELS[name].options) or 'no options'}")
+            opts.pop(k, None)
     return build_model(name, ds.d, **opts)
 
 
@@ -84,7 +93,7 @@ def with_model_options(func=None, *, unset: bool = False):
     for f in fields():
         users = [m for m, e in MODELS.items() if f.name in e.options]
         ftype = str(f.type)
-        annotation = (str if ("tuple" in ftype or ftype.startswith("str")) else bool if ftype.startswith("bool")
+        annotation = (str if "tuple" in ftype or ftype.startswith("str") else bool if ftype.startswith("bool")
                       else int if ftype.startswith("int") else float)
         default = None if unset or annotation is str else f.default
         option = typer.Option(default, f"--{f.name}",

@@ -12,6 +12,7 @@ import typer
 from ..data import fingerprint
 from ..errors import BiasflowError
 from ..levels import Level, format_level
+from ..metrics import KIND_COLUMNS
 from . import app
 from ._common import (
     check_loss_task,
@@ -222,7 +223,11 @@ def predict(
     """What theory predicts (Q_mu max-margin at a loss, the limit, the interpolant), with certificates."""
     from ..bias.compare import compare, compare_path
     from ..bias.predict import predict as run
+    from ._matrix import matrix_task, predict_command, trajectory_model
 
+    task = matrix_task(model or trajectory_model(trajectory), data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return predict_command(model, task, trajectory=trajectory, as_json=as_json)
     traj = None
     if trajectory is not None:
         traj = _read_trajectory(trajectory)
@@ -312,8 +317,10 @@ def predict(
                     "residual",
                     "l1_ratio",
                     "dist_l2",
+                    *KIND_COLUMNS.get(r.get("kind"), ()),
                 )
-                if isinstance(row.get(k), float) and not math.isnan(row[k])
+                if isinstance(row.get(k), (int, float)) and not isinstance(row[k], bool)
+                and not math.isnan(row[k])
             ]
             print(
                 f"loss {format_level(row['log10_loss']):>10}  " + "  ".join(f"{k} {row[k]:.3e}" for k in keys)

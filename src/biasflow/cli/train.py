@@ -34,7 +34,7 @@ SCHEDULE_HELP = (
 def flow(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
+    loss: str = typer.Option(None, "--loss", help="exp | logistic | square (default exp; square for matrix)"),
     until_loss: str = typer.Option(
         "1e-10", "--until-loss", help="target mean training loss, e.g. 1e-10000"
     ),
@@ -43,7 +43,7 @@ def flow(
         "1e-10, ... down to --until-loss)"
     ),
     method: str = typer.Option("auto", "--method", help="auto | exact | autodiff (default auto: exact when the "
-                               "model has an exact dual flow)"),
+                               "model has an exact dual flow; matrix tasks: auto | riemannian)"),
     max_steps: int = typer.Option(
         200_000, "--max-steps", help="ODE solver budget, in right-hand-side evaluations per clock phase"
     ),
@@ -58,10 +58,15 @@ def flow(
     """Gradient flow, solved as an ODE on a loss clock, to any training loss (1e-10000 and beyond)."""
     from ..dynamics.flow import flow as run_flow
     from ..models import is_linear
+    from ._matrix import flow_command, matrix_task
 
-    lossobj = parse_loss(loss)
     target = Level.parse(until_loss).log10
     levels = [Level.from_log10(v) for v in parse_levels(checkpoints)] if checkpoints else None
+    task = matrix_task(model, data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return flow_command(model, task, loss=loss, until=Level.from_log10(target), checkpoints=levels,
+                            method=method, as_json=as_json, model_opts=model_opts, max_steps=max_steps)
+    lossobj = parse_loss(loss or "exp")
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, **model_opts)
@@ -147,7 +152,7 @@ def _recorded_functions(net, ds, lossobj, lr, steps, schedule, batch_size, seed,
 def descent(
     data: str = typer.Option(..., "--data", help="a .npz/.csv/.parquet file or a built-in set (e.g. sparse)"),
     model: str = typer.Option("diagonal", "--model", help=MODEL_HELP),
-    loss: str = typer.Option("exp", "--loss", help="exp | logistic | square"),
+    loss: str = typer.Option(None, "--loss", help="exp | logistic | square (default exp; square for matrix)"),
     lr: float = typer.Option(..., "--lr", help="learning rate η > 0, per step (the peak rate for schedules)"),
     steps: int = typer.Option(..., "--steps", help="number of steps K ≥ 1"),
     schedule: str = typer.Option(None, "--schedule", help=SCHEDULE_HELP),
@@ -168,10 +173,14 @@ def descent(
 ):
     """Gradient descent (or SGD) with a fixed learning rate or a schedule, as a compiled loop."""
     from ..dynamics.descent import descent as run_descent
+    from ._matrix import descent_command, matrix_task
 
     check_steps(steps)
-
-    lossobj = parse_loss(loss)
+    task = matrix_task(model, data)
+    if task is not None:   # a matrix task (completion, sensing) for a model that takes one
+        return descent_command(model, task, loss=loss, lr=lr, steps=steps, as_json=as_json, model_opts=model_opts,
+                               schedule=schedule, batch_size=batch_size, sharpness_every=sharpness_every)
+    lossobj = parse_loss(loss or "exp")
     ds = load_data(data, lossobj)
     check_loss_task(lossobj, ds)
     net = make_model(model, ds, **model_opts)

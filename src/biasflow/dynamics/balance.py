@@ -1,4 +1,4 @@
-"""Balancedness monitors: how well a run conserves its model's gradient-flow invariants (THEORY.md §8.2).
+"""Balancedness monitors: how well a run conserves its model's gradient-flow invariants (docs/theory/oracles.md §8.2).
 
 Gradient flow conserves, for example, W_lᵀW_l − W_{l+1}W_{l+1}ᵀ in a fully connected net and
 ‖w_l‖² − ‖w_k‖² (and the same per frequency) in a convolutional one; every model lists its conserved

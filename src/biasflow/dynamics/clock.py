@@ -1,4 +1,4 @@
-"""The loss-clock driver shared by the exact (dual) and autodiff (primal) gradient flows (THEORY.md §2.2).
+"""The loss-clock driver shared by the exact (dual) and autodiff (primal) gradient flows (docs/theory/numerics.md §2.2).
 
 A *loss-clock system* is any state x whose gradient flow is written on the τ-clock (dτ = ℒ dt):
 

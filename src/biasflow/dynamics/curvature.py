@@ -1,4 +1,5 @@
-"""Curvature along training: sharpness (top Hessian eigenvalue) and the top NTK eigenvalue (THEORY.md §5.5).
+"""Curvature along training: sharpness (top Hessian eigenvalue) and the top NTK eigenvalue
+(docs/theory/large-steps.md §5.5).
 
 Both are computed matrix-free with JAX and the Lanczos method (full reorthogonalization), so they compile
 into the training loop and cost a few dozen Hessian-vector / Jacobian-vector products:
@@ -9,7 +10,7 @@ into the training loop and cost a few dozen Hessian-vector / Jacobian-vector pro
   J = ∂f(X; θ)/∂θ; the operator u ↦ J(Jᵀu)/n uses one VJP and one JVP.
 
 At a square-loss interpolating minimum S = λ; at the logistic optimum on non-separable data of a linear net
-S = λ_max(D^{1/2}ΘD^{1/2}), D = diag(σ(m)σ(−m)) (THEORY.md §5.5). Elsewhere they differ.
+S = λ_max(D^{1/2}ΘD^{1/2}), D = diag(σ(m)σ(−m)) (docs/theory/large-steps.md §5.5). Elsewhere they differ.
 
 Lanczos with k ≥ dim is exact (the Krylov space is the whole space); with k < dim the top Ritz value is a
 lower bound that converges fast when λ_max is separated, and warm-starting from the previous Ritz vector

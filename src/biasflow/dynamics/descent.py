@@ -7,7 +7,7 @@ schedule m (:mod:`biasflow.dynamics.schedules`). Works for any model of the prot
 and the gradient is one VJP of f with the loss residuals as cotangent, so the logistic
 σ is evaluated through tanh and nothing is special-cased per model.
 
-What a run records (THEORY.md §2.1, §5):
+What a run records (docs/theory/numerics.md §2.1, large-steps.md §5):
 
 - the loss before every step in the log domain (``history["log10_loss"]``, exact below 1e-308) and as
   float64 values (``loss``, the CLI contract);
@@ -17,7 +17,7 @@ What a run records (THEORY.md §2.1, §5):
 - per step: the rate used (``lr``) and, for classification, the minimum margin and the normalized ℓ2/ℓ1
   margins of β (implicit-bias metrics along the GD path);
 - with ``effective_init=True``: Σ_j η_j g_j, with g_j = ∇_βℒ_{B_j}, and the gains Σ_j q(η_j g_j),
-  Σ_j q_±(η_j g_j) of Even et al. 2023 (THEORY.md §3.8).
+  Σ_j q_±(η_j g_j) of Even et al. 2023 (docs/theory/diagonal.md §3.8).
 
 **Divergence is a result.** When the parameters or the loss become non-finite, or the loss exceeds the
 initial loss by ``divergence_decades`` decades (default 30, with the initial loss floored at 1), the run
@@ -48,7 +48,7 @@ from ..data import Dataset
 from ..errors import BiasflowError
 from ..fmt import log10_text
 from ..losses import Loss, get_loss
-from ..models.base import is_linear
+from ..models.base import bind_data, is_linear
 from ..trajectory import DescentResult
 from .curvature import lanczos_top
 from .schedules import parse_schedule
@@ -72,7 +72,7 @@ def _tree_finite(tree) -> jax.Array:
 
 
 def _q(x):
-    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (THEORY.md §3.8)."""
+    """Even et al.'s q(x) = −½ log((1 − x²)²) and q_±(x) = ∓2x − log((1 ∓ x)²) (docs/theory/diagonal.md §3.8)."""
     q = -jnp.log(jnp.abs(1.0 - x * x))
     qp = -2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 - x))
     qm = 2.0 * x - 2.0 * jnp.log(jnp.abs(1.0 + x))
@@ -312,7 +312,7 @@ def _result(out, model, data, loss, sched, steps, every, lr, batch_size, options
 
 def _bias_gaps(history: dict, data: Dataset) -> None:
     """Implicit-bias metrics along the GD path (separable data): the normalized-margin gaps
-    1 − γ_p(β_k)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (THEORY.md §7), per step."""
+    1 − γ_p(β_k)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (docs/theory/certificates.md §7), per step."""
     from ..bias.margins import max_margin
 
     for p in ("l1", "l2"):
@@ -344,6 +344,7 @@ def descent(model, data: Dataset, loss, *, lr, steps: int, schedule=None, batch_
             ``params0`` (start from these parameters instead of ``model.init``), ``bias_metrics``
             (False: per-step gaps to the ℓ1/ℓ2 max-margin predictors, separable classification data).
     """
+    model = bind_data(model, data) if isinstance(data, Dataset) else model
     loss, sched, params0, key, args = _prepare(model, data, loss, lr, steps, schedule, batch_size,
                                                sharpness_every, seed, options)
     fn = _compiled(*args, "none")
@@ -371,6 +372,7 @@ def descent_many(model, data: Dataset, loss, *, lrs, steps: int, schedule=None, 
     >>> [r.status for r in rs]
     ['ok', 'ok', 'diverged']
     """
+    model = bind_data(model, data) if isinstance(data, Dataset) else model
     if batching not in ("vmap", "map"):
         raise BiasflowError(f"batching must be 'vmap' or 'map' (got {batching!r})")
     lrs = np.atleast_1d(np.asarray(lrs, dtype=float))

@@ -1,4 +1,5 @@
-"""Exact gradient flow of diagonal networks in dual variables (THEORY.md §3.2–§3.3; Woodworth et al. 2020).
+"""Exact gradient flow of diagonal networks in dual variables (Woodworth et al. 2020;
+docs/theory/diagonal.md §3.2–§3.3).
 
 For every model with a dual solution β = b(z), z = Aᵀν (A = X̃ for classification, X for regression),
 gradient flow on the 2d (or more) parameters is *exactly* an ODE on the n-vector ν, the integrated
@@ -188,7 +189,7 @@ class DualSystem:
 class RatioSystem:
     """Tied diagonal nets of depth D ≥ 3 in log-ratio coordinates p_j = log(u₊,j/u₋,j) (d-dimensional).
 
-    The conservation law u₊^{−k} + u₋^{−k} = 2α^{−k} (k = D − 2, THEORY.md §3.1) gives the parameters
+    The conservation law u₊^{−k} + u₋^{−k} = 2α^{−k} (k = D − 2, docs/theory/diagonal.md §3.1) gives the parameters
     from p without cancellation, log u± = log α + (softplus(±kp) − log 2)/k, where the dual form
     β = α^D h_D(c_D α^{D−2} z) loses precision as |c_D α^{D−2} z| → 1 (the finite-τ* edge of §2.2).
     The flow is dp/dτ = a(p) ⊙ Aᵀw with a = D(u₊^k + u₋^k); g = Σ D²(u₊^{2D−2} + u₋^{2D−2})(Aᵀw)².

@@ -1,4 +1,4 @@
-"""Gradient flow to any training loss, solved as an ODE on a loss clock (THEORY.md §2).
+"""Gradient flow to any training loss, solved as an ODE on a loss clock (docs/theory/numerics.md §2).
 
 :func:`flow` runs gradient flow θ̇ = −∇ℒ(θ) of a model on a data set from its initialization down to a
 target loss such as 1e-10000, recording checkpoints at exact loss levels with log10 of the flow time.
@@ -7,7 +7,7 @@ Neither the loss nor the time is ever formed as a float (both under/overflow far
 Two independent paths (cross-checked in the tests):
 
 - ``method="exact"``: the dual ODE on the integrated residual ν ∈ Rⁿ for models with a closed-form
-  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; THEORY.md §3.2,
+  solution β = b(Aᵀν) (diagonal networks of any depth, untied diagonal networks; docs/theory/diagonal.md §3.2,
   :mod:`biasflow.dynamics.exact`); tied depth D ≥ 3 nets (d ≤ 400) use the same exact flow in the
   log-ratio coordinates p = log(u₊/u₋), which avoid the cancellation at the finite-τ* edge of the dual
   domain and reach 1e-10000 at any depth;
@@ -44,7 +44,7 @@ from ..errors import BiasflowError
 from ..fmt import log10_text
 from ..levels import LN10, Level, default_checkpoints
 from ..losses import Loss, get_loss
-from ..models.base import has_dual, is_linear
+from ..models.base import bind_data, has_dual, is_linear
 from ..models.memory import require_memory
 from ..trajectory import Checkpoint, Trajectory
 
@@ -175,6 +175,7 @@ def flow(
     if unknown:
         raise BiasflowError(f"unknown flow option(s) {', '.join(sorted(unknown))}")
     lossobj = _validate(model, data, loss)
+    model = bind_data(model, data)
     target, levels = _levels(until, checkpoints)
     if method not in METHODS:
         raise BiasflowError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -253,6 +254,7 @@ def flow_many(
     lossobj = None
     for m in models:
         lossobj = _validate(m, data, loss)
+    models = [bind_data(m, data) for m in models]
     if method not in METHODS:
         raise BiasflowError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     exact = method != "autodiff" and all(has_dual(m) for m in models)

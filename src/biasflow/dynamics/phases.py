@@ -1,18 +1,18 @@
 """Learning-rate phase maps: lazy / catapult / divergent (Lewkowycz et al. 2020; Huang et al. 2020).
 
 A phase map runs gradient descent for a log grid of learning rates η, in units of 2/λ0 where λ0 is the top
-eigenvalue of the tangent kernel Θ = JJᵀ/n at initialization (THEORY.md §5.1), all in one ``vmap``-batched
-compiled loop (:func:`biasflow.dynamics.descent.descent_many`) from the same initialization, and
-classifies each run from its measured loss history and final sharpness S (THEORY.md §5.3, §5.4):
+eigenvalue of the tangent kernel Θ = JJᵀ/n at initialization (docs/theory/large-steps.md §5.1), all in one
+``vmap``-batched compiled loop (:func:`biasflow.dynamics.descent.descent_many`) from the same initialization, and
+classifies each run from its measured loss history and final sharpness S (docs/theory/large-steps.md §5.3, §5.4):
 
 - ``divergent``: the run diverged (status ``diverged``: non-finite values or a loss blow-up);
 - ``lazy``: the loss never rose above its previous value (up to a relative 1e-9), i.e. no catapult;
 - ``catapult``: the loss rose at some step, and the run settled at a flatter point, S_final < 2/η;
 - ``unstable``: the loss rose and the run did not settle (S_final ≥ 2/η at the end of the budget).
 
-For the square loss λ0 = S0 at an interpolating init; for logistic loss the two differ (THEORY.md §5.5), and
-both are reported. Which of the two Huang et al. use as "λ0" is uncertain (THEORY.md §5.4); the unit here
-is the NTK one, and ``sharpness0`` lets a reader convert.
+For the square loss λ0 = S0 at an interpolating init; for logistic loss the two differ
+(docs/theory/large-steps.md §5.5), and both are reported. Which of the two Huang et al. use as "λ0" is
+uncertain (docs/theory/large-steps.md §5.4); the unit here is the NTK one, and ``sharpness0`` lets a reader convert.
 
 >>> import numpy as np
 >>> from biasflow.trajectory import DescentResult

@@ -1,4 +1,4 @@
-"""Autodiff gradient flow of any model in its own parameters, on the loss clock (THEORY.md §2.2).
+"""Autodiff gradient flow of any model in its own parameters, on the loss clock (docs/theory/numerics.md §2.2).
 
 For a model with ``init`` and ``predictor`` (the protocol of :mod:`biasflow.models.base`), the state is
 the flattened parameter vector θ and, on the τ-clock,

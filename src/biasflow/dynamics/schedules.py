@@ -1,4 +1,4 @@
-"""Learning-rate schedules for gradient descent (THEORY.md §6; Wu et al. 2019, "LRBench").
+"""Learning-rate schedules for gradient descent (docs/theory/large-steps.md §6; Wu et al. 2019, "LRBench").
 
 A schedule is a *multiplier* m(t) of the base rate η (``--lr``): the step size at step t is η·m(t), so one
 compiled loop serves a whole grid of η (``vmap`` over η). Every schedule is an optax schedule or a plain
@@ -27,11 +27,12 @@ tri               k0 + (k1 − k0)(2/π)|arcsin sin(πt/2l)|
 sin               k0 + (k1 − k0)|sin(πt/2l)|
 tri2, sin2        the same with the amplitude halved every 2l steps
 triexp, sinexp    the same with the amplitude multiplied by γ^t
-cos               k0 + (k1 − k0)·½(1 + cos(πt/l))   (period 2l; THEORY.md marks πt/l vs 2πt/l
-                  as uncertain — we use πt/l so that l is the half-period like tri/sin)
+cos               k0 + (k1 − k0)·½(1 + cos(πt/l))   (period 2l; docs/theory/large-steps.md §6 lists
+                  πt/l vs 2πt/l as open — we use πt/l so that l is the half-period like tri/sin)
 ================  ============================================================
 
-State-dependent step sizes (time changes of gradient flow for exp/logistic loss, THEORY.md §6, §7):
+State-dependent step sizes (time changes of gradient flow for exp/logistic
+loss, docs/theory/large-steps.md §6, certificates.md §7):
 
 - ``loss``: η_t = η/ℒ(θ_t), i.e. the step −η∇log ℒ — a discrete τ-clock (dτ = ℒ dt);
 - ``normalized``: the step −η∇log ℒ/‖∇log ℒ‖² — a discrete s-clock (s = −log ℒ).

@@ -1,4 +1,4 @@
-"""Linear separability, the hard set and the loss floor of non-separable data (THEORY.md §2.5).
+"""Linear separability, the hard set and the loss floor of non-separable data (docs/theory/numerics.md §2.5).
 
 Classification data are *separable* iff the linear program "find β with X̃β ≥ 1" is feasible (solved by
 HiGHS through :func:`scipy.optimize.linprog`). Otherwise the exp and logistic losses have a floor ℒ* > 0
@@ -18,7 +18,7 @@ True
 >>> sep = check(non_separable(ds), "exp")         # a point copied with its label flipped
 >>> sep.separable, sorted(sep.hard_set)
 (False, [0, 10])
->>> bool(abs(sep.floor - 2 / 11) < 1e-10)          # floor 2ℓ(0)/n (THEORY.md §8.20)
+>>> bool(abs(sep.floor - 2 / 11) < 1e-10)          # floor 2ℓ(0)/n (docs/theory/oracles.md §8.20)
 True
 """
 

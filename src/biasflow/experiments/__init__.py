@@ -23,7 +23,7 @@ class Claim:
         claim: the statement, in words (ours, not the paper's text).
         measured: what we measured, in words with numbers.
         holds: whether it holds on our run.
-        source: where it comes from, e.g. ``"Moroshko et al. 2020, Fig. 2"`` or ``"THEORY.md §3.6"``.
+        source: where it comes from, e.g. ``"Moroshko et al. 2020, Fig. 2"`` or ``"docs/theory/diagonal.md §3.6"``.
     """
 
     claim: str
@@ -55,6 +55,10 @@ EXPERIMENTS: dict[str, str] = {
     "azulay2021": "biasflow.experiments.azulay2021",
     "yun2021": "biasflow.experiments.yun2021",
     "huang2020": "biasflow.experiments.huang2020",
+    "lawrence2022": "biasflow.experiments.lawrence2022",
+    "cao2023": "biasflow.experiments.cao2023",
+    "menon2024": "biasflow.experiments.menon2024",
+    "arora2019": "biasflow.experiments.arora2019",
     "jin2023": "biasflow.experiments.jin2023",
     "liang2025": "biasflow.experiments.liang2025",
 }

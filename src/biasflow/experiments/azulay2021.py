@@ -2,7 +2,7 @@
 
 For the untied two-branch diagonal network β = u₊⊙v₊ − u₋⊙v₋ with u±(0) = u0, v±(0) = v0, scale
 α_A = u0·v0 and shape s = (v0 − u0)/(v0 + u0), gradient flow on the square loss solves exactly
-β = (u0² + v0²)·sinh(2Xᵀν) (THEORY.md §3.7): the same mirror map as Woodworth's tied D = 2 network with
+β = (u0² + v0²)·sinh(2Xᵀν) (docs/theory/diagonal.md §3.7): the same mirror map as Woodworth's tied D = 2 network with
 
     α_eff² = (u0² + v0²)/2 = α_A (1 + s²)/(1 − s²)  ≥  α_A,
 
@@ -31,7 +31,7 @@ LEVELS = ["1e-2", "1e-5", "1e-10", "1e-16"]
 
 
 def alpha_eff(alpha_a: float, s: float) -> float:
-    """Woodworth's equivalent scale: α_eff = √(α_A(1 + s²)/(1 − s²)) (THEORY.md §3.7).
+    """Woodworth's equivalent scale: α_eff = √(α_A(1 + s²)/(1 − s²)) (docs/theory/diagonal.md §3.7).
 
     >>> alpha_eff(0.01, 0.0)
     0.1
@@ -185,7 +185,7 @@ def check_claims(comparisons, final_u, alphas, shapes) -> list[Claim]:
             "α_eff² = α_A(1+s²)/(1−s²), checkpoint by checkpoint",
             meas,
             ok,
-            SOURCE + "; THEORY.md §3.7, §8.10",
+            SOURCE + "; docs/theory/diagonal.md §3.7, oracles.md §8.10",
         )
     )
     shaped = [c for c in comparisons if abs(c[1]) >= 0.9]
@@ -198,7 +198,7 @@ def check_claims(comparisons, final_u, alphas, shapes) -> list[Claim]:
     else:
         ok, meas = False, "no checkpoints with |s| ≥ 0.9"
     claims.append(
-        Claim("The naive scale α² = u0·v0 is visibly wrong when |s| is large", meas, ok, "THEORY.md §8.10")
+        Claim("The naive scale α² = u0·v0 is visibly wrong when |s| is large", meas, ok, "docs/theory/oracles.md §8.10")
     )
     # |s| → 1 pushes to the kernel regime at tiny α_A
     a0 = min(alphas)

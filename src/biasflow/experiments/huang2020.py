@@ -5,11 +5,11 @@ Three parts, all gradient descent by :func:`biasflow.dynamics.descent.descent_ma
 
 A. **uv model, square loss** (Lewkowycz et al.'s warm-up: one example x = 1, y = 0; width N = 1000, NTK
    initialization, several seeds): lazy for ηλ0 < 2, catapult for 2 < ηλ0 < 4 (the loss rises by orders of
-   magnitude, then converges where λ < 2/η), divergent beyond (THEORY.md §5.3, §5.6 claims 1–3).
-B. **uv model, logistic loss on degenerate data** x_α = s_α x̄ (THEORY.md §5.4): separable (p = 1) never
+   magnitude, then converges where λ < 2/η), divergent beyond (docs/theory/large-steps.md §5.3, §5.6 claims 1–3).
+B. **uv model, logistic loss on degenerate data** x_α = s_α x̄ (docs/theory/large-steps.md §5.4): separable (p = 1) never
    catapults and the loss falls at every step; non-separable (p ∈ {0.5, 0.8}) converges to the entropy floor
    H(p) at every η tested, and above η_crit = 2/(p(1 − p)λ0) it ends at a flatter point, with final
-   sharpness just below 2/η, after an O(N)-step oscillation (THEORY.md §5.6 claims 4–5).
+   sharpness just below 2/η, after an O(N)-step oscillation (docs/theory/large-steps.md §5.6 claims 4–5).
 C. **Real data**: scikit-learn's 8×8 digits, which ship with the package, stand in for the paper's
    MNIST/CIFAR: a deep linear net (dense, 3 layers) and a non-linear two-layer ReLU net (the only non-linear
    model, used only here), logistic loss, test accuracy and final sharpness vs η, on a two-class task that
@@ -38,8 +38,8 @@ from ..plots import plot_phase_maps, save_figure
 from . import Claim, ExperimentResult
 
 TITLE = "Large learning rates: the catapult phase depends on separability (Huang et al. 2020)"
-SOURCE_L = "Lewkowycz et al. 2020; THEORY.md §5.3, §5.6"
-SOURCE_H = "Huang et al. 2020 (abstract); THEORY.md §5.4, §5.6"
+SOURCE_L = "Lewkowycz et al. 2020; docs/theory/large-steps.md §5.3, §5.6"
+SOURCE_H = "Huang et al. 2020 (abstract); docs/theory/large-steps.md §5.4, §5.6"
 
 XBAR = np.array([0.6, 0.8])      # κ = ‖x̄‖² = 1
 
@@ -190,9 +190,9 @@ def claims_b(b) -> list[Claim]:
         "point: λ_final/λ0 ≤ 0.97, decreasing in η, and final sharpness below 2/η", " | ".join(parts), ok_sup,
         SOURCE_H))
     out.append(Claim(
-        "THEORY.md §5.6 band: the final sharpness sits just below 2/η, ηp(1−p)λ_final ∈ [1.9, 2), over "
+        "docs/theory/large-steps.md §5.6 band: the final sharpness sits just below 2/η, ηp(1−p)λ_final ∈ [1.9, 2), over "
         "1.05 ≤ η/η_crit ≤ 2.5 at N = 1000",
-        " | ".join(p.split("→")[-1] for p in parts), ok_band, "THEORY.md §5.6 claim 4 [derived]"))
+        " | ".join(p.split("→")[-1] for p in parts), ok_band, "docs/theory/large-steps.md §5.6 claim 4 [derived]"))
     n1, n4 = b["to_conv"]
     w1, w4 = b["widths"]
     ok = n1 is not None and n4 is not None and 3.0 <= n4 / n1 <= 5.0

@@ -5,11 +5,11 @@ the initialization scale α AND the training loss ε. For a depth-2 diagonal net
 
 - large α and moderate ε: the kernel regime, the normalized predictor is near the ℓ2 max-margin (SVM);
 - ε → 0 at fixed α: the rich limit, the ℓ1 max-margin (Gunasekar et al. 2018b; Lyu & Li 2020);
-- the transition is controlled jointly by α and ε (through μ = α²/log(1/ε), THEORY.md §3.5), and at
-  α ≳ 1 the ℓ1 limit shows only at "ridiculous" accuracies, far below ε = 1e-100 (THEORY.md §3.6).
+- the transition is controlled jointly by α and ε (through μ = α²/log(1/ε), docs/theory/diagonal.md §3.5), and at
+  α ≳ 1 the ℓ1 limit shows only at "ridiculous" accuracies, far below ε = 1e-100 (docs/theory/diagonal.md §3.6).
 
-We integrate the exact dual flow (THEORY.md §3.2) on the built-in ``sparse`` data (n = 10, d = 30,
-y = sign(x₁); THEORY.md §8.15) over a grid of α × ε down to 1e-1000 (quick) or 1e-10000 (full), measure
+We integrate the exact dual flow (docs/theory/diagonal.md §3.2) on the built-in ``sparse`` data (n = 10, d = 30,
+y = sign(x₁); docs/theory/oracles.md §8.15) over a grid of α × ε down to 1e-1000 (quick) or 1e-10000 (full), measure
 the normalized-margin gaps 1 − γ_p(β)/γ_p* to the ℓ1 and ℓ2 max-margin predictors (certified LPs/QPs,
 :mod:`biasflow.bias.margins`), and check the claims below on those numbers.
 """
@@ -70,7 +70,7 @@ alpha = [{", ".join(repr(a) for a in alphas)}]
 
 
 DEEP = """name = "moroshko2020-D3"
-description = "depth 3, small alpha, exp loss, to 1e-1000 (THEORY.md 8.16)"
+description = "depth 3, small alpha, exp loss, to 1e-1000 (docs/theory/oracles.md §8.16)"
 
 [run]
 data = "sparse"
@@ -86,7 +86,8 @@ alpha = [0.01]
 
 
 def deep_claim(rows: list[dict], l2_support: int) -> Claim:
-    """THEORY.md §8.16: D = 3, α = 1e-2, ε = 1e-1000 — an ℓ_{2/3} KKT point that is not the Q_μ solution."""
+    """docs/theory/oracles.md §8.16: D = 3, α = 1e-2, ε = 1e-1000 — an ℓ_{2/3} KKT point that is not the Q_μ
+    solution."""
     last = [r for r in rows if r.get("status") == "ok" and r.get("log10_loss") == -1000.0]
     if not last or last[0].get("kkt_l2D") is None:
         return Claim(
@@ -94,7 +95,7 @@ def deep_claim(rows: list[dict], l2_support: int) -> Claim:
             "support much smaller than the ℓ2 SVM's",
             "the D = 3 run or its certificate is missing",
             False,
-            "THEORY.md §8.16; Moroshko et al. 2020",
+            "docs/theory/oracles.md §8.16; Moroshko et al. 2020",
         )
     r = last[0]
     ok = r["kkt_l2D"] <= 1e-6 and r["rho_nsv"] >= 0.3 and 3 * r["support_size"] <= l2_support
@@ -105,7 +106,7 @@ def deep_claim(rows: list[dict], l2_support: int) -> Claim:
         f"α = 0.01, ε = 1e-1000: KKT residual {r['kkt_l2D']:.1e}, ρ_nsv = {r['rho_nsv']:.3f}, support "
         f"{r['support_size']} vs {l2_support} for the ℓ2 SVM",
         ok,
-        "THEORY.md §8.16; Moroshko et al. 2020",
+        "docs/theory/oracles.md §8.16; Moroshko et al. 2020",
     )
 
 
@@ -192,7 +193,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
 
 
 def check_claims(rows: list[dict]) -> list[Claim]:
-    """The paper's qualitative claims (and THEORY.md §8.15) checked on the stored gaps."""
+    """The paper's qualitative claims (and docs/theory/oracles.md §8.15) checked on the stored gaps."""
     g1, g2 = _table(rows, "gap_l1"), _table(rows, "gap_l2")
     alphas = sorted(g1)
     big = alphas[-1]
@@ -201,7 +202,7 @@ def check_claims(rows: list[dict]) -> list[Claim]:
     def at(tab, a, lv):
         return tab.get(a, {}).get(round(lv, 6))
 
-    # 1. THEORY §8.15: ratio γ1/γ1* increases across 1e-10, 1e-100, 1e-1000 for α ∈ {1e-2, 1}
+    # 1. docs/theory/oracles.md §8.15: ratio γ1/γ1* increases across 1e-10, 1e-100, 1e-1000 for α ∈ {1e-2, 1}
     parts, ok = [], True
     for a in (0.01, 1.0):
         vals = [at(g1, a, lv) for lv in (-10.0, -100.0, -1000.0)]
@@ -218,7 +219,7 @@ def check_claims(rows: list[dict]) -> list[Claim]:
             "for α ∈ {1e-2, 1}",
             "; ".join(parts),
             ok,
-            "THEORY.md §8.15; Moroshko et al. 2020",
+            "docs/theory/oracles.md §8.15; Moroshko et al. 2020",
         )
     )
     # 2. slow: at 1e-1000 within 10%, at 1e-100 still ≥ 1e-3 away
@@ -236,7 +237,7 @@ def check_claims(rows: list[dict]) -> list[Claim]:
             "still ≤ 1 − 1e-3 at ε = 1e-100",
             "; ".join(parts),
             ok,
-            "THEORY.md §8.15, §3.6",
+            "docs/theory/oracles.md §8.15, diagonal.md §3.6",
         )
     )
     # 3. kernel regime: large α and moderate ε → near the ℓ2 max-margin, far from ℓ1
@@ -268,7 +269,7 @@ def check_claims(rows: list[dict]) -> list[Claim]:
             "decreases further by ε = 1e-1000",
             f"α = {big:g}: ℓ1 gap {v100:.3f} at 1e-100, {v1000:.3f} at 1e-1000" if ok or v1000 else "missing",
             ok,
-            SOURCE + "; THEORY.md §3.6",
+            SOURCE + "; docs/theory/diagonal.md §3.6",
         )
     )
     # 5. the kernel regime lasts longer for larger α: the accuracy closest to ℓ2 moves to smaller ε

@@ -1,7 +1,7 @@
 """Woodworth et al. 2020: kernel and rich regimes of diagonal networks in regression (α vs depth vs sparsity).
 
 For square-loss gradient flow on a depth-D diagonal network that interpolates, the limit is the
-minimum-Q interpolant (THEORY.md §3.4): as α → ∞ it tends to the min-ℓ2 interpolant (kernel regime), as
+minimum-Q interpolant (docs/theory/diagonal.md §3.4): as α → ∞ it tends to the min-ℓ2 interpolant (kernel regime), as
 α → 0 to the min-ℓ1 interpolant (rich regime), which recovers a sparse teacher from few samples. Depth
 changes how fast: logarithmically in 1/α for D = 2, polynomially (α^{D−2}) for D ≥ 3.
 
@@ -65,7 +65,8 @@ def _final(rows):
 
 
 def interpolant_rows(ds, teacher, alphas, depths, refs) -> dict[str, list[dict]]:
-    """min-Q interpolants (the limits of the flows, THEORY.md §3.4) over α × D, as store rows by run id."""
+    """min-Q interpolants (the limits of the flows, docs/theory/diagonal.md §3.4) over α × D, as store rows by run
+    id."""
     from .. import __version__
     from ..bias.interpolate import interpolate
     from ..bias.potentials import potential_of
@@ -229,7 +230,7 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
             if worst
             else "no flow reached 1e-20",
             ok,
-            SOURCE + ", Theorem 1; THEORY.md §3.4",
+            SOURCE + ", Theorem 1; docs/theory/diagonal.md §3.4",
         )
     )
     # 2. kernel limit
@@ -290,7 +291,7 @@ def check_claims(limits, flows, err_l1, err_l2, qdist) -> list[Claim]:
             "decreases with D: logarithmic in 1/α for D = 2, polynomial for D ≥ 3)",
             meas,
             ok,
-            SOURCE + "; THEORY.md §3.4",
+            SOURCE + "; docs/theory/diagonal.md §3.4",
         )
     )
     return claims

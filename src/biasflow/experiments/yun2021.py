@@ -6,7 +6,7 @@ to a stationary point of the ℓ_{2/L} max-margin problem in its transformed spa
 networks (ℓ1 for L = 2), the DFT of β for full-length circular convolutions (Fourier-ℓ1 for L = 2). Fully
 connected networks go to the ℓ2 max-margin (Ji & Telgarsky 2019a). For regression from small
 initializations, FC networks reach the minimum-ℓ2 interpolant and untied diagonal networks the Bregman
-interpolant of THEORY.md §4.4.
+interpolant of docs/theory/tensor.md §4.4.
 
 We train each network by gradient flow (``biasflow.dynamics.flow.flow``, the same entry point for every
 model) on Gaussian data, record the predictor at loss levels ε = 1e-2 … 1e-100 (quick) or 1e-300 (full),
@@ -274,7 +274,7 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
             "Xᵀ(XXᵀ)⁻¹y (distance decreasing in α)",
             meas,
             bool(ok),
-            SOURCE + "; THEORY.md §4.4",
+            SOURCE + "; docs/theory/tensor.md §4.4",
         )
     )
     yun = reg["yun"]
@@ -287,10 +287,10 @@ def check_claims(cls: dict, reg: dict) -> list[Claim]:
     claims.append(
         Claim(
             "Untied diagonal regression, L = 2, general initialization: the flow ends at the closed-form "
-            "Bregman interpolant of THEORY.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
+            "Bregman interpolant of docs/theory/tensor.md §4.4 (relative distance < 1e-5), not at the min-ℓ2 one",
             meas,
             bool(ok),
-            SOURCE + "; THEORY.md §4.4, §8.19",
+            SOURCE + "; docs/theory/tensor.md §4.4, oracles.md §8.19",
         )
     )
     return claims
@@ -326,7 +326,7 @@ def run(out: Path, quick: bool = False) -> ExperimentResult:
             f"networks on Gaussian data n={CLS['n']}, d={CLS['d']}, checkpoints down to ε = "
             f"{log10_text(_levels(quick)[-1])}, compared with the ℓ2, ℓ1 and Fourier-ℓ1 max-margins (and the Fourier "
             f"ℓ_{{2/3}} KKT residual); square-loss flows of FC and untied diagonal networks (n={REG['n']}, "
-            f"d={REG['d']}) compared with the interpolants of THEORY.md §4.4."
+            f"d={REG['d']}) compared with the interpolants of docs/theory/tensor.md §4.4."
         ),
         seconds=time.perf_counter() - t0,
     )

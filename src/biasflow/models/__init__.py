@@ -41,6 +41,9 @@ MODELS: dict[str, Entry] = {
     "uv": Entry("biasflow.models.uv:make_uv", ("width", "alpha", "seed")),
     "relu": Entry("biasflow.models.relu:make_relu", ("width", "alpha", "seed")),
     "twolayer": Entry("biasflow.models.twolayer:make_twolayer", ("width", "alpha", "seed")),
+    "gcnn": Entry("biasflow.models.gcnn:make_gcnn", ("group", "depth", "alpha", "seed")),
+    "batchnorm": Entry("biasflow.models.batchnorm:make_batchnorm", ("alpha", "seed", "gamma0", "patches", "center")),
+    "matrix": Entry("biasflow.models.matrix:make_matrix", ("depth", "width", "alpha", "seed", "widths", "init")),
     "shallow": Entry("biasflow.models.shallow:make_shallow", ("width", "alpha", "seed", "activation", "init",
                                                              "asymmetric", "train", "skip")),
 }
@@ -78,7 +81,7 @@ def build_model(name: str, d: int, **options) -> Model:
 
 _CLASSES = {
     "Diagonal": "diagonal", "UntiedDiagonal": "diagonal", "Dense": "dense", "Conv": "conv",
-    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "Shallow": "shallow",
+    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "MatrixFactorization": "matrix", "Shallow": "shallow",
 }
 
 
@@ -89,6 +92,7 @@ def __getattr__(attr):  # PEP 562: model classes load (with JAX) on first access
 
 
 __all__ = [
-    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Entry", "LinearModel", "Model", "ReLU2",
+    "MODELS", "UV", "Conv", "Dense", "Diagonal", "DualModel", "Entry", "LinearModel", "MatrixFactorization", "Model",
+    "ReLU2",
     "TensorNetwork", "UntiedDiagonal", "build_model", "has_decomposition", "has_dual", "is_linear", "options",
 ]

@@ -62,7 +62,7 @@ class LinearModel(Model, Protocol):
 
 @runtime_checkable
 class DualModel(LinearModel, Protocol):
-    """A model whose gradient flow is solved exactly by β = Φ'(Aᵀν) (THEORY.md §3.2)."""
+    """A model whose gradient flow is solved exactly by β = Φ'(Aᵀν) (docs/theory/diagonal.md §3.2)."""
 
     def potential(self) -> Any: ...
 
@@ -82,6 +82,13 @@ def has_dual(model) -> bool:
 def has_decomposition(model) -> bool:
     """True when the model can say whether (and how) it is orthogonally decomposable."""
     return callable(getattr(model, "decomposition", None))
+
+
+def bind_data(model, data):
+    """The model bound to its training data when its map from parameters to outputs uses statistics of that
+    data (capability ``bind(data) -> model``: batch normalization); otherwise the model itself."""
+    bind = getattr(model, "bind", None)
+    return bind(data) if callable(bind) else model
 
 
 def linear_apply(model, params, X):

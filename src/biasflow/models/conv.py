@@ -1,7 +1,7 @@
 """Deep linear circular convolutional networks (Gunasekar et al. 2018b; Yun et al. 2021).
 
 With L layers of circular convolution, filters w_l ∈ R^{k_l} (k_l ≤ d, zero-padded to length d) and the
-0-indexed convention of THEORY.md §4.1,
+0-indexed convention of docs/theory/tensor.md §4.1,
 
     [h_l]_i = Σ_k [w_l]_k [h_{l−1}]_{(i+k) mod d}  (l < L),   f(x) = ⟨h_{L−1}, w_L⟩,
 
@@ -12,7 +12,7 @@ convolution β = w_1 ⊛ ⋯ ⊛ w_L and, with the unnormalized DFT,
 
 The predictor is computed that way (real FFTs of length d: O(L d log d), so d = 1024 is cheap).
 Gradient flow conserves ‖w_l‖² − ‖w_k‖² and, for full-length filters (k_l = d), also
-|fft(w_l)_k|² − |fft(w_L)_k|² at every frequency k (THEORY.md §8.2). Full-length networks are orthogonally
+|fft(w_l)_k|² − |fft(w_L)_k|² at every frequency k (docs/theory/oracles.md §8.2). Full-length networks are orthogonally
 decomposable in the Fourier basis (§4.2); networks with a shorter filter are not.
 
 >>> import numpy as np

@@ -1,9 +1,9 @@
 """Deep linear fully connected networks (Ji & Telgarsky 2019a; Arora, Cohen, Hazan 2018; Yun et al. 2021).
 
 f(x) = xᵀW_1W_2⋯W_L with W_l ∈ R^{d_{l−1}×d_l}, d_0 = d and d_L = 1, so the end-to-end predictor is
-β = W_1⋯W_L ∈ R^d (THEORY.md §1). Gradient flow conserves W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for every l < L
-(balancedness; THEORY.md §8.2), and for separable classification β/‖β‖ tends to the ℓ2 max-margin
-direction (THEORY.md §4.3).
+β = W_1⋯W_L ∈ R^d (docs/theory/conventions.md §1). Gradient flow conserves W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for every l < L
+(balancedness; docs/theory/oracles.md §8.2), and for separable classification β/‖β‖ tends to the ℓ2 max-margin
+direction (docs/theory/tensor.md §4.3).
 
 Initializations at scale α:
 
@@ -160,7 +160,7 @@ class Dense:
         return v
 
     def invariants(self, params):
-        """W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for l = 1…L−1, flattened and concatenated (THEORY.md §8.2)."""
+        """W_lᵀW_l − W_{l+1}W_{l+1}ᵀ for l = 1…L−1, flattened and concatenated (docs/theory/oracles.md §8.2)."""
         Ws = self._check(params)
         if len(Ws) == 1:
             return jnp.zeros(0)

@@ -1,6 +1,6 @@
 """Diagonal linear networks (Woodworth et al. 2020; Moroshko et al. 2020; Azulay et al. 2021; Even et al. 2023).
 
-Three parametrizations of a linear predictor by elementwise products (THEORY.md §1, §3):
+Three parametrizations of a linear predictor by elementwise products (docs/theory/conventions.md §1, diagonal.md §3):
 
 - :class:`Diagonal` — tied, depth D: β = u₊^D − u₋^D, u±(0) = α·w0 (shape w0 > 0, default 1), β(0) = 0.
 - :class:`UntiedDiagonal` with ``branches=2`` — β = u₊⊙v₊ − u₋⊙v₋, u±(0) = u0, v±(0) = v0 (Azulay et al.):
@@ -8,7 +8,7 @@ Three parametrizations of a linear predictor by elementwise products (THEORY.md 
 - :class:`UntiedDiagonal` with ``branches=1`` — β = u⊙v, u(0) = u0, v(0) = v0 (Even et al.: u0 = √2α, v0 = 0).
 
 Each exposes the exact gradient-flow solution in the integrated residual ν(t) = (1/n)∫₀ᵗ r ds, with
-z = Aᵀν (THEORY.md §3.2, §3.7):
+z = Aᵀν (docs/theory/diagonal.md §3.2, §3.7):
 
 - tied, D = 2:  β_j = 2α_j² sinh(4 z_j),   u±_j = α_j e^{±2 z_j}
 - tied, D ≥ 3:  β_j = α_j^D h_D(c_D α_j^{D−2} z_j), h_D(v) = (1−v)^{−D/(D−2)} − (1+v)^{−D/(D−2)}, c_D = D(D−2)
@@ -133,7 +133,7 @@ class Diagonal:
         return {"model": self.name, "depth": int(self.depth), "alpha": float(self.alpha),
                 "shape": None if self.shape is None else list(self.shape)}
 
-    # ---------------------------------------------------------------- exact dual solution (THEORY.md §3.2)
+    # -------------------------------------------------------------- exact dual solution (docs/theory/diagonal.md §3.2)
     @property
     def c(self) -> float:
         """c_D: 4 for D = 2, D(D − 2) for D ≥ 3 (2 for D = 1, where β = 2z·... is linear)."""
@@ -253,7 +253,7 @@ class UntiedDiagonal:
 
     @property
     def alpha_eff(self) -> float:
-        """Woodworth's equivalent scale: α_eff² = (u0² + v0²)/2 (THEORY.md §3.7; two branches)."""
+        """Woodworth's equivalent scale: α_eff² = (u0² + v0²)/2 (docs/theory/diagonal.md §3.7; two branches)."""
         return math.sqrt((self.u0**2 + self.v0**2) / 2.0)
 
     def init(self, key=None):
@@ -279,7 +279,7 @@ class UntiedDiagonal:
         return u * v
 
     def invariants(self, params):
-        """u² − v² per branch (THEORY.md §3.1)."""
+        """u² − v² per branch (docs/theory/diagonal.md §3.1)."""
         if self.branches == 2:
             up, vp, um, vm = params
             return jnp.concatenate([up**2 - vp**2, um**2 - vm**2])

@@ -7,8 +7,8 @@ fields a registered model takes; the ``flow``/``descent``/``predict`` commands b
 help from here (:func:`biasflow.cli._common.model_options`), and the sweep's ``[run]`` table inherits its
 model keys from :func:`pydantic_fields`. A new option is one new field here.
 
->>> sorted(f.name for f in fields())[:6]
-['activation', 'alpha', 'asymmetric', 'depth', 'init', 'seed']
+>>> sorted(f.name for f in fields())[:8]
+['activation', 'alpha', 'asymmetric', 'center', 'depth', 'gamma0', 'group', 'init']
 >>> help_of("alpha")
 'initialization scale α > 0'
 """
@@ -41,10 +41,6 @@ class ModelOptions:
     activation: str | None = field(default=None, metadata={
         "help": "hidden activation of the shallow network: relu or abs; default relu",
         "schema": {}})
-    init: str | None = field(default=None, metadata={
-        "help": "law of the first layer (w, b): pm1-uniform:a=A | uniform:aw=AW,ab=AB | gaussian:sw=SW,sb=SB; "
-                "default pm1-uniform:a=2",
-        "schema": {}})
     asymmetric: bool | None = field(default=None, metadata={
         "help": "mirrored pairs of hidden units (same w, b; opposite output weights) so that f₀ ≡ 0",
         "schema": {}})
@@ -53,6 +49,27 @@ class ModelOptions:
         "schema": {}})
     skip: bool | None = field(default=None, metadata={
         "help": "add an affine skip connection s·(uᵀx + v), unpenalized as the width grows",
+        "schema": {}})
+    group: str | None = field(default=None, metadata={
+        "help": "finite group of a G-CNN: cyclic:n=8, dihedral:n=4 (order 8), product:cyclic:n=2,dihedral:n=3, "
+                "C2xD3 or file:PATH; default cyclic:n=d",
+        "schema": {}})
+    gamma0: float = field(default=1.0, metadata={
+        "help": "initial batch-norm scale γ(0) ≠ 0; default 1",
+        "schema": {"allow_inf_nan": False}})
+    patches: int = field(default=1, metadata={
+        "help": "number P of equal patches (must divide d) sharing one batch-normalized filter; default 1",
+        "schema": {"ge": 1}})
+    center: bool = field(default=False, metadata={
+        "help": "batch norm re-centers with the mean patch and trains a shift (affine model); default off",
+        "schema": {}})
+    widths: str | None = field(default=None, metadata={
+        "help": "inner sizes h_1,…,h_{L−1} of a matrix factorization, comma-separated; default max(m, k) each",
+        "schema": {}})
+    init: str | None = field(default=None, metadata={
+        "help": "initialization KIND:eps=ε, KIND gaussian | balanced | identity (matrix); default gaussian:eps=α; "
+                "law of (w, b): pm1-uniform:a=A | uniform:aw=AW,ab=AB | gaussian:sw=SW,sb=SB (shallow; default "
+                "pm1-uniform:a=2)",
         "schema": {}})
 
 

@@ -63,7 +63,7 @@ def q_hypentropy(z):
 
 
 def h_depth(v, D: int):
-    """h_D(v) = (1 − v)^{−D/(D−2)} − (1 + v)^{−D/(D−2)} on (−1, 1) (THEORY.md §3.2), accurate near 0."""
+    """h_D(v) = (1 − v)^{−D/(D−2)} − (1 + v)^{−D/(D−2)} on (−1, 1) (docs/theory/diagonal.md §3.2), accurate near 0."""
     v = np.asarray(v, dtype=float)
     p = D / (D - 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,5 +1,5 @@
 """General linear tensor networks (Yun, Krishnan, Mobahi 2021), with the diagonal, fully connected and
-convolutional networks as special cases (THEORY.md §4.1).
+convolutional networks as special cases (docs/theory/tensor.md §4.1).
 
 A linear tensor network with L layers has parameter vectors v_l ∈ R^{k_l} and a tensor-valued map
 M(x) ∈ R^{k_1×⋯×k_L}, linear in x ∈ R^d:
@@ -218,7 +218,7 @@ class TensorNetwork:
 
     def invariants(self, params):
         """‖v_l‖² − ‖v_L‖² for l < L: conserved by gradient flow of any multilinear model, since
-        d‖v_l‖²/dt = −2⟨∇_β ℒ, β⟩ for every l (THEORY.md §8.2)."""
+        d‖v_l‖²/dt = −2⟨∇_β ℒ, β⟩ for every l (docs/theory/oracles.md §8.2)."""
         vs = self._check_params(params)
         sq = jnp.stack([jnp.sum(v * v) for v in vs])
         return sq[:-1] - sq[-1]

@@ -1,10 +1,10 @@
 """The uv model of Lewkowycz et al. 2020: a two-layer linear network of width N in NTK parametrization.
 
 f(x) = N^{−1/2} vᵀUx, U ∈ R^{N×d}, v ∈ R^N, all entries i.i.d. N(0, α²) at init (α = 1 is the paper's
-NTK initialization). The end-to-end predictor is w = β = Uᵀv/√N (THEORY.md §5.1).
+NTK initialization). The end-to-end predictor is w = β = Uᵀv/√N (docs/theory/large-steps.md §5.1).
 
 Besides the autodiff path every model has (:func:`biasflow.dynamics.descent.descent`), this module gives
-**exact update maps** of gradient descent as an independent path (THEORY.md §5.2, §5.4):
+**exact update maps** of gradient descent as an independent path (docs/theory/large-steps.md §5.2, §5.4):
 
 - :func:`reduced_step` — any data, any loss: GD on (U, v) closes on the state (G, s, w) with G = UᵀU
   (d×d), s = ‖v‖², w = Uᵀv/√N. With e = Xᵀ∇_fℒ (the β-gradient), the step η maps
@@ -20,10 +20,10 @@ Besides the autodiff path every model has (:func:`biasflow.dynamics.descent.desc
 - :func:`warmup_map` — one example x = 1, y = 0, square loss: f ← f(1 − ηλ + η²f²/N),
   λ ← λ + (ηf²/N)(ηλ − 4) (Lewkowycz et al.'s warm-up map).
 - :func:`logistic_map` — "degenerate" data x_α = s_αx̄ with logistic loss, in g = f(x̄) and λ
-  (THEORY.md §5.4): g ← g − ηλℓ'(g) + κ(η²/N)ℓ'(g)²g, λ ← λ + κ(ηℓ'(g)/N)(ηλℓ'(g) − 4g),
+  (docs/theory/large-steps.md §5.4): g ← g − ηλℓ'(g) + κ(η²/N)ℓ'(g)²g, λ ← λ + κ(ηℓ'(g)/N)(ηλℓ'(g) − 4g),
   ℓ'(g) = σ(g) − p.
 
-Gradient flow conserves vvᵀ − UUᵀ (:meth:`UV.invariants`, THEORY.md §8.2); GD drifts by O(η²) per step.
+Gradient flow conserves vvᵀ − UUᵀ (:meth:`UV.invariants`, docs/theory/oracles.md §8.2); GD drifts by O(η²) per step.
 
 >>> import jax, jax.numpy as jnp
 >>> m = UV(d=1, width=50, seed=0)
@@ -218,7 +218,7 @@ def warmup_map(f0, lam0, eta, N, steps: int = 1):
 
 
 def logistic_map(g0, lam0, eta, N, p, kappa=1.0, steps: int = 1):
-    """The degenerate-data logistic map of THEORY.md §5.4; returns arrays g_t, λ_t of length steps + 1.
+    """The degenerate-data logistic map of docs/theory/large-steps.md §5.4; returns arrays g_t, λ_t of length steps + 1.
 
     ℒ(g) = p log(1 + e^{−g}) + (1 − p) log(1 + e^{g}), ℓ'(g) = σ(g) − p (σ through tanh); κ = ‖x̄‖².
     """
@@ -235,7 +235,8 @@ def logistic_map(g0, lam0, eta, N, p, kappa=1.0, steps: int = 1):
 
 
 def binary_entropy(p: float) -> float:
-    """H(p) in nats: the logistic loss floor on degenerate data with label fraction p (THEORY.md §5.4)."""
+    """H(p) in nats: the logistic loss floor on degenerate data with label fraction p
+    (docs/theory/large-steps.md §5.4)."""
     if p in (0.0, 1.0):
         return 0.0
     return -(p * math.log(p) + (1.0 - p) * math.log1p(-p))

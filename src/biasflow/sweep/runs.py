@@ -106,7 +106,27 @@ def config_columns(spec: dict) -> dict:
         "seed": int(spec.get("seed", 0)),
         "until_log10": float(spec["until_log10"]),
     }
+    cols.update(_model_option_columns(spec))
     return cols
+
+
+_TYPED_OPTIONS = {"group": str, "gamma0": float, "patches": int, "center": bool}
+
+
+def _model_option_columns(spec: dict) -> dict:
+    """Columns of the options only some models take, null for the others (and for a G-CNN's default
+    group, cyclic:n=d): group, gamma0, patches, center."""
+    from ..models import MODELS
+    from ..models.options import fields
+
+    entry = MODELS.get(spec["model"])
+    takes = set(entry.options) if entry is not None else set()
+    defaults = {f.name: f.default for f in fields()}
+    out = {}
+    for name, typ in _TYPED_OPTIONS.items():
+        v = spec.get(name, defaults[name]) if name in takes else None
+        out[name] = None if v is None else typ(v)
+    return out
 
 
 def _base_row(spec: dict) -> dict:
