@@ -384,8 +384,12 @@ def make_shallow(d, depth=None, shape=None, init=None, **options) -> Shallow:
         raise BiasflowError("the shallow model has two layers; drop --depth")
     if shape is not None:
         raise BiasflowError("the shallow model takes no --shape; choose the law of (w, b) with --init")
+    from .options import fields as option_fields
+
     known = {f.name for f in dataclasses.fields(Shallow)}
-    unknown = sorted(k for k, v in options.items() if k not in known and v is not None)
+    defaults = {f.name: f.default for f in option_fields()}
+    unknown = sorted(k for k, v in options.items()
+                     if k not in known and v is not None and not (k in defaults and v == defaults[k]))
     if unknown:
         raise BiasflowError(f"the shallow model takes no --{unknown[0].replace('_', '-')}")
     kw = {k: v for k, v in options.items() if k in known and v is not None}
