@@ -107,3 +107,20 @@ def test_sgd_runs_on_the_shallow_model(cli, d6):
     assert code == 0, err
     r = json.loads(out)
     assert r["status"] == "ok" and r["loss"][-1] < r["loss"][0]
+
+
+def test_sweep_over_width_and_init_stores_function_metrics(cli, d6, tmp_path):
+    cfg = tmp_path / "sw.toml"
+    cfg.write_text(f'name = "s"\n[run]\ndata = "{d6}"\nmodel = "shallow"\nloss = "square"\ntrain = "output"\n'
+                   'asymmetric = true\nuntil = "1e-20"\nlevels = ["1e-20"]\n[grid]\nwidth = [500, 4000]\n'
+                   'init = ["pm1-uniform:a=2", "gaussian:sw=1,sb=1"]\n')
+    code, _, err = cli("sweep", cfg, "--out", tmp_path / "out")
+    assert code == 0, err
+    code, out, err = cli("results", tmp_path / "out", "--sql",
+                         "SELECT width, init, sup_to_prediction, status FROM results", "--json")
+    rows = json.loads(out)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    assert {r["init"] for r in rows} == {"pm1-uniform:a=2", "gaussian:sw=1,sb=1"}
+    # the distance to the prediction is O(N^{-1/2}): smaller at the larger width for the uniform law
+    u = {r["width"]: r["sup_to_prediction"] for r in rows if r["init"] == "pm1-uniform:a=2"}
+    assert u[4000] < u[500]
