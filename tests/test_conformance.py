@@ -164,6 +164,9 @@ def test_cli_builds_it(name, cli):
             "--json"]
     given = {"depth": "2", "width": "4", "alpha": "0.5", "shape": "0.5", "seed": "1", "widths": "4",
              "init": "gaussian:eps=0.1", "group": None, "gamma0": "1.5", "patches": "1", "center": None}
+    if name == "shallow":  # its own law grammar; boolean switches (asymmetric, skip) left at their default
+        given |= {"init": "gaussian:sw=1,sb=1", "activation": "abs", "train": "all", "asymmetric": None,
+                  "skip": None}
     if name == "gcnn":  # full-width filters on the group of order d = 30: α = 0.5 starts at loss ≈ 1e2
         given["alpha"] = "0.1"
     for f in options(name):

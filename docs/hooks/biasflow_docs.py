@@ -36,6 +36,8 @@ TIMINGS: dict[str, tuple[str, str]] = {
     "arora2019": ("24–40 s", "72 s"),
     "lawrence2022": ("42 s", "275 s"),
     "cao2023": ("≈ 50 s", "46 s"),
+    "jin2023": ("24–36 s", "not measured"),
+    "liang2025": ("≈ 50 s", "not measured"),
 }
 
 

@@ -598,7 +598,6 @@ for _name, _def, _unit in [
     ("patches", "number of patches sharing the batch-normalized filter (batchnorm model)", "integer ≥ 1"),
     ("center", "batch norm re-centers with a trained shift (batchnorm model)", "boolean"),
     ("widths", "inner sizes h_1,…,h_{L−1} of a matrix factorization (matrix model); null: the default", "text"),
-    ("init", "initialization law of the matrix model (KIND:eps=ε); null: the default", "text"),
     ("until_log10", "log10 of the target loss level", "log10 of a loss"),
     ("checkpoint", "index of the checkpoint within its run", "integer ≥ 0"),
     ("status", "the run's status (biasflow.errors.Status)", "ok | target_unreachable | diverged | max_steps | "
@@ -611,6 +610,30 @@ for _name, _def, _unit in [
     ("reasons", "why a metric of this row is null: JSON object {column: reason}", "JSON text"),
 ]:
     register(Metric(_name, _def, _unit, "bookkeeping"))
+
+
+# wide shallow networks (functions as results; biasflow.bias.splines, biasflow.bias.mirror_bias)
+for _name, _def, _unit, _src in [
+    ("sup_to_prediction", "sup_x |f(x) − f_∞(x)| over the evaluation points, f_∞ = f₀ + the minimum-‖·‖_K "
+     "interpolant of y − f₀(X) (the infinite-width prediction)", "unit of y", "Jin & Montúfar 2023"),
+    ("sup_to_natural_spline", "sup_x |f(x) − s(x)| over the evaluation points inside the data hull, s the natural "
+     "cubic spline through the data", "unit of y", "Jin & Montúfar 2023"),
+    ("norm2_K", "‖h‖²_K = λᵀK_Xλ of the predicted interpolant h = K(·, X)λ (= ∫h''²/ζ + 4(u, v)G⁻¹(u, v)ᵀ for ReLU)",
+     "unit of y², ≥ 0", "Jin & Montúfar 2023; affine part derived"),
+    ("interpolation_residual", "max_i |h(x_i) − (y_i − f₀(x_i))| of the predicted function (its certificate; at "
+     "finite --at-time the residual of the smoothing-spline optimality condition)", "unit of y, ≥ 0", "definition"),
+    ("zeta", "curvature weight ζ(s) = ∫|w|³ p(w, −ws) dw on the evaluation points", "density", "Jin & Montúfar 2023"),
+    ("init", "initialization law: of the first layer (w, b) of the shallow network, e.g. pm1-uniform:a=2, or of "
+     "the matrix model's factors, e.g. balanced:eps=0.03; null: the model's default", "text", "bookkeeping"),
+    ("activation", "hidden activation of the shallow network", "relu | abs", "bookkeeping"),
+    ("train", "which layers of the shallow network train", "all | output", "bookkeeping"),
+    ("asymmetric", "mirrored pairs of hidden units so that f₀ ≡ 0", "boolean", "bookkeeping"),
+    ("skip", "affine skip connection of the shallow network", "boolean", "bookkeeping"),
+    ("potential", "mirror potential φ per parameter", "quadratic | cubic | quartic", "Liang & Montúfar 2025"),
+    ("potential_scale", "unscaled (κ = 1) or scaled (κ = width) potential κ⁻²φ(κΔθ)", "unscaled | scaled",
+     "Liang & Montúfar 2025"),
+]:
+    register(Metric(_name, _def, _unit, _src))
 
 # quantities the commands print besides the columns: certificates of `predict` and `margin`, solver statistics
 _CERT = "docs/theory/certificates.md §7.1"

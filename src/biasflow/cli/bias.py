@@ -209,6 +209,13 @@ def predict(
         help="a `biasflow flow --json` result: compare every checkpoint with the "
         "prediction at its own loss level",
     ),
+    grid: str = typer.Option(None, "--grid", help="LO,HI,NUM: the predicted function on a 1-D grid (shallow)"),
+    eval_file: str = typer.Option(None, "--eval", help="the predicted function at the points of a file (shallow)"),
+    at_time: float = typer.Option(None, "--at-time",
+                                  help="shallow: the smoothing-spline point at time T = width × flow time"),
+    potential: str = typer.Option(None, "--potential",
+                                  help="shallow: mirror-flow bias with φ = quadratic | cubic | quartic"),
+    potential_scale: str = typer.Option("unscaled", "--potential-scale", help="unscaled | scaled (κ = width)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
     **model_opts,
 ):
@@ -235,6 +242,12 @@ def predict(
     if lossobj is not None:
         check_loss_task(lossobj, ds)
     net = make_model(model, ds, **model_opts)
+    if callable(getattr(net, "output_features", None)) and hasattr(net, "law"):
+        return _predict_function(net, ds, grid, eval_file, at_time, potential, potential_scale,
+                                 model_opts.get("seed", 0), as_json)
+    if any(v is not None for v in (grid, eval_file, at_time, potential)):
+        raise BiasflowError(f"--grid/--eval/--at-time/--potential are for models that learn functions "
+                            f"(e.g. --model shallow), not {model!r}")
     if traj is not None:
         _check_trajectory_data(trajectory, traj, ds)
     levels = None
@@ -334,3 +347,27 @@ def _diagonal(net) -> bool:
     from ..models.base import has_dual
 
     return has_dual(net)
+
+
+def _predict_function(net, ds, grid, eval_file, at_time, potential, scale, seed, as_json):
+    """``predict`` for a wide shallow network: the infinite-width function (or the mirror-flow bias)."""
+    import math
+
+    from ..bias.splines import predict_for_model
+    from ..grids import eval_points
+
+    if ds.task != "regression":
+        raise BiasflowError("the shallow network's bias is for regression data; pass --loss square")
+    if at_time is not None and not (math.isfinite(at_time) and at_time > 0):
+        raise BiasflowError(f"--at-time must be a positive finite time (got {at_time})")
+    pts = eval_points(grid, eval_file, ds.d)
+    res = predict_for_model(net, ds, pts, time=math.inf if at_time is None else float(at_time),
+                            potential=potential, scale=scale, seed=seed)
+
+    def human(r):
+        stderr.print(f"status: {r['status']}")
+        f = r["function"]["f"]
+        print(f"predicted function on {len(f)} points; range [{min(f):.4g}, {max(f):.4g}]")
+
+    emit(res, as_json, human)
+    return 0 if res["status"] == "ok" else 3

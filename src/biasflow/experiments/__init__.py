@@ -59,6 +59,8 @@ EXPERIMENTS: dict[str, str] = {
     "cao2023": "biasflow.experiments.cao2023",
     "menon2024": "biasflow.experiments.menon2024",
     "arora2019": "biasflow.experiments.arora2019",
+    "jin2023": "biasflow.experiments.jin2023",
+    "liang2025": "biasflow.experiments.liang2025",
 }
 """Reproductions by name → module (each defines ``run(out, quick)``)."""
 

@@ -44,6 +44,8 @@ MODELS: dict[str, Entry] = {
     "gcnn": Entry("biasflow.models.gcnn:make_gcnn", ("group", "depth", "alpha", "seed")),
     "batchnorm": Entry("biasflow.models.batchnorm:make_batchnorm", ("alpha", "seed", "gamma0", "patches", "center")),
     "matrix": Entry("biasflow.models.matrix:make_matrix", ("depth", "width", "alpha", "seed", "widths", "init")),
+    "shallow": Entry("biasflow.models.shallow:make_shallow", ("width", "alpha", "seed", "activation", "init",
+                                                             "asymmetric", "train", "skip")),
 }
 """Registered models by name: ``MODELS[name].load()(d, depth=, width=, alpha=, shape=, seed=) -> Model``."""
 
@@ -79,7 +81,7 @@ def build_model(name: str, d: int, **options) -> Model:
 
 _CLASSES = {
     "Diagonal": "diagonal", "UntiedDiagonal": "diagonal", "Dense": "dense", "Conv": "conv",
-    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "MatrixFactorization": "matrix",
+    "TensorNetwork": "tensor", "UV": "uv", "ReLU2": "relu", "MatrixFactorization": "matrix", "Shallow": "shallow",
 }
 
 

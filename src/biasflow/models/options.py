@@ -7,8 +7,8 @@ fields a registered model takes; the ``flow``/``descent``/``predict`` commands b
 help from here (:func:`biasflow.cli._common.model_options`), and the sweep's ``[run]`` table inherits its
 model keys from :func:`pydantic_fields`. A new option is one new field here.
 
->>> sorted(f.name for f in fields())
-['alpha', 'center', 'depth', 'gamma0', 'group', 'init', 'patches', 'seed', 'shape', 'width', 'widths']
+>>> sorted(f.name for f in fields())[:8]
+['activation', 'alpha', 'asymmetric', 'center', 'depth', 'gamma0', 'group', 'init']
 >>> help_of("alpha")
 'initialization scale α > 0'
 """
@@ -38,6 +38,18 @@ class ModelOptions:
     seed: int = field(default=0, metadata={
         "help": "seed of random initializations",
         "schema": {}})
+    activation: str | None = field(default=None, metadata={
+        "help": "hidden activation of the shallow network: relu or abs; default relu",
+        "schema": {}})
+    asymmetric: bool | None = field(default=None, metadata={
+        "help": "mirrored pairs of hidden units (same w, b; opposite output weights) so that f₀ ≡ 0",
+        "schema": {}})
+    train: str | None = field(default=None, metadata={
+        "help": "which layers train: all, or output (then the model is linear in its parameters); default all",
+        "schema": {}})
+    skip: bool | None = field(default=None, metadata={
+        "help": "add an affine skip connection s·(uᵀx + v), unpenalized as the width grows",
+        "schema": {}})
     group: str | None = field(default=None, metadata={
         "help": "finite group of a G-CNN: cyclic:n=8, dihedral:n=4 (order 8), product:cyclic:n=2,dihedral:n=3, "
                 "C2xD3 or file:PATH; default cyclic:n=d",
@@ -55,7 +67,9 @@ class ModelOptions:
         "help": "inner sizes h_1,…,h_{L−1} of a matrix factorization, comma-separated; default max(m, k) each",
         "schema": {}})
     init: str | None = field(default=None, metadata={
-        "help": "initialization KIND:eps=ε, KIND gaussian | balanced | identity (matrix); default gaussian:eps=α",
+        "help": "initialization KIND:eps=ε, KIND gaussian | balanced | identity (matrix); default gaussian:eps=α; "
+                "law of (w, b): pm1-uniform:a=A | uniform:aw=AW,ab=AB | gaussian:sw=SW,sb=SB (shallow; default "
+                "pm1-uniform:a=2)",
         "schema": {}})
 
 

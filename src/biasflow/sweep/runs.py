@@ -49,7 +49,8 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
         "until": Level.from_log10(first[0]["until_log10"]),
         "checkpoints": [Level.from_log10(v) for v in first[0]["levels_log10"]],
     }
-    if len(built) > 1 and hasattr(flowmod, "flow_many"):
+    functional = any(getattr(b[3], "linear_in_params", False) for b in built)
+    if len(built) > 1 and hasattr(flowmod, "flow_many") and not functional:
         try:
             trajs = flowmod.flow_many(
                 [b[3] for b in built],
@@ -66,6 +67,14 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
         trajs, seconds = [], []
         for s, _ds, _t, model, _loss in built:
             t1 = time.perf_counter()
+            if getattr(model, "linear_in_params", False) and hasattr(model, "law"):   # functions as results
+                try:
+                    out.append((s["run_id"], function_rows(s, _ds, model, kw, time.perf_counter)))
+                except Exception as e:  # noqa: BLE001
+                    out.append((s["run_id"], [failure_row(s, e, time.perf_counter() - t1)]))
+                trajs.append(None)
+                seconds.append(time.perf_counter() - t1)
+                continue
             try:
                 trajs.append(
                     flowmod.flow(model, ds, loss, method=s.get("method", "auto"), seed=s.get("seed", 0), **kw)
@@ -74,6 +83,8 @@ def run_batch(specs: list[dict]) -> list[tuple[str, Rows]]:
                 trajs.append(e)
             seconds.append(time.perf_counter() - t1)
     for (s, ds_, teacher, model, _loss), traj, sec in zip(built, trajs, seconds, strict=True):
+        if traj is None:            # stored above (a function-valued run)
+            continue
         if isinstance(traj, Exception):
             out.append((s["run_id"], [failure_row(s, traj, sec)]))
             continue
@@ -151,6 +162,33 @@ def failure_row(spec: dict, err: BaseException, seconds: float = 0.0) -> dict:
         "message": msg[:500],
         "seconds": float(seconds),
     }
+
+
+def function_rows(spec, ds, model, kw, clock) -> Rows:
+    """Rows of a run whose result is a function (a wide shallow net trained on its output layer): the exact
+    flow's checkpoints, each with the sup distance to the infinite-width prediction and (1-D) to the natural
+    cubic spline on a 201-point grid of the data hull."""
+    from ..bias.splines import hull_grid, natural_spline, predict_for_model
+    from ..dynamics.mirror_descent import function_flow
+    from ..metrics import fingerprint
+
+    t0 = clock()
+    if ds.d != 1:
+        raise BiasflowError("sweeps of function-valued models record 1-D data (the grid is the data hull)")
+    grid = hull_grid(ds.X[:, 0], 201)[:, None]
+    seed = int(spec.get("seed", 0))
+    res = function_flow(model, ds, until_loss=kw["until"], checkpoints=kw["checkpoints"], grid=grid, seed=seed)
+    pred = np.asarray(predict_for_model(model, ds, grid, seed=seed)["function"]["f"])
+    ns = natural_spline(ds.X[:, 0], ds.y, grid[:, 0])
+    base = _base_row(spec) | {"data_sha256": fingerprint(ds)["sha256"]}
+    rows = []
+    for i, c in enumerate(res.checkpoints):
+        f = np.asarray(c["function"]["f"])
+        rows.append({**base, "checkpoint": i, "log10_loss": float(c["log10_loss"]),
+                     "log10_time": float(c["log10_time"]), "sup_to_prediction": float(np.max(np.abs(f - pred))),
+                     "sup_to_natural_spline": float(np.max(np.abs(f - ns))), "status": str(res.status),
+                     "message": res.message[:500], "seconds": float(clock() - t0)})
+    return rows or [failure_row(spec, BiasflowError(res.message or "no checkpoint reached"), clock() - t0)]
 
 
 def trajectory_rows(spec, traj, ds, model, teacher, seconds) -> Rows:
