@@ -10,22 +10,52 @@
 - :mod:`~biasflow.bias.compare` — per-checkpoint metrics of a trajectory against a prediction.
 """
 
-from .compare import COLUMNS as COLUMNS
-from .compare import compare as compare
-from .compare import compare_path as compare_path
-from .compare import compare_predictor as compare_predictor
-from .interpolate import InterpolationResult as InterpolationResult
-from .interpolate import interpolate as interpolate
-from .interpolate import min_l1_interpolant as min_l1_interpolant
-from .interpolate import min_l2_interpolant as min_l2_interpolant
-from .kkt import kkt_residual as kkt_residual
-from .kkt import lp_max_margin_best_effort as lp_max_margin_best_effort
-from .margins import MarginResult as MarginResult
-from .margins import margin as margin
-from .margins import max_margin as max_margin
-from .margins import normalized_margin as normalized_margin
-from .potentials import Q as Q
-from .potentials import potential_of as potential_of
-from .predict import predict as predict
-from .prediction import Prediction as Prediction
-from .qmu import q_mu_margin as q_mu_margin
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+# Public names and the submodule that defines each. Nothing is imported until a name is first used, so
+# ``biasflow margin`` does not pay for the interpolation, KKT and comparison modules (PEP 562).
+_NAMES = {
+    "COLUMNS": "compare", "compare": "compare", "compare_path": "compare",
+    "compare_predictor": "compare",
+    "InterpolationResult": "interpolate", "interpolate": "interpolate",
+    "min_l1_interpolant": "interpolate", "min_l2_interpolant": "interpolate",
+    "kkt_residual": "kkt", "lp_max_margin_best_effort": "kkt",
+    "MarginResult": "margins", "margin": "margins", "max_margin": "margins",
+    "normalized_margin": "margins",
+    "Q": "potentials", "potential_of": "potentials",
+    "predict": "predict",
+    "Prediction": "prediction",
+    "q_mu_margin": "qmu",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    mod = _NAMES.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
+
+
+class _Package(types.ModuleType):
+    """``compare``, ``interpolate`` and ``predict`` name both a submodule and the function it defines. The
+    import system binds a submodule to its package's attribute once loaded; keep the attribute the
+    function (as an eager ``from .predict import predict`` would), the module stays in ``sys.modules``."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _NAMES.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -48,6 +48,46 @@ def _root(
     """biasflow: the implicit bias of training linear networks — exact flows, predictions, sweeps."""
 
 
+def _plain_str_options() -> None:
+    """Let a plain ``str`` option (or ``bool`` flag) keep its value without building a pydantic validator.
+
+    Typer coerces option values through a pydantic ``TypeAdapter``; building the first one imports
+    pydantic (≈0.2 s of a ``biasflow margin`` process). For an option annotated exactly ``str`` or
+    ``bool`` with no custom parser or file type, that validator returns a ``str`` (``bool``) value
+    unchanged, so such a value is passed through as is; any other value or annotation takes typer's own
+    path. If typer's internals
+    differ from what is expected here, nothing is changed.
+    """
+    try:
+        from typer import _coercion
+        from typer.core import _TyperParameter
+    except ImportError:  # pragma: no cover - another typer layout
+        return
+    base = getattr(_coercion, "RuntimeParam", None)
+    build = getattr(_coercion, "build_runtime_param", None)
+    original = getattr(_TyperParameter, "get_runtime_param", None)
+    if base is None or build is None or original is None or getattr(original, "_biasflow", False):
+        return  # pragma: no cover
+
+    class _Plain(base):
+        def _coerce_value(self, value, param, ctx):
+            if type(value) is self.annotation:
+                return value
+            return build(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    def get_runtime_param(self):
+        desc = getattr(self, "type_descriptor", None)
+        if (getattr(self, "_runtime_param", 0) is None and desc is not None and desc.annotation in (str, bool)
+                and desc.file_annotation is None and getattr(desc.parameter_info, "parser", None) is None):
+            self._runtime_param = _Plain(parameter_info=desc.parameter_info, annotation=desc.annotation)
+        return original(self)
+
+    get_runtime_param._biasflow = True
+    _TyperParameter.get_runtime_param = get_runtime_param
+
+
+_plain_str_options()
+
 # Command modules (each registers its commands on `app`).
 from . import bias, lr, sweep, train  # noqa: E402,F401
 
