@@ -256,8 +256,8 @@ def predict_function(X, y, law="pm1-uniform:a=2", *, grid=None, activation: str 
 
 def _one_blas_thread():
     """BLAS limited to one thread: the n×n factorizations here (n ≤ a few thousand data points) gain
-    nothing from threads, and threaded OpenBLAS on a shared machine was measured 8× slower on the
-    200×200 Cholesky of the kernel path (0.6 s against 0.075 s in one thread)."""
+    nothing from threads, and threaded OpenBLAS on a busy 2-core machine made the kernel path at n = 200
+    with a 2000-point grid 3–6× slower (0.12–0.29 s against 0.04–0.05 s in one thread)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
