@@ -92,3 +92,27 @@ def test_persistent_compilation_cache_setting(tmp_path, value):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == want
+
+
+def test_bias_package_is_lazy_and_keeps_function_names():
+    """``biasflow.bias`` imports a submodule on first use; ``compare``/``interpolate``/``predict`` stay the
+    functions (as the former eager imports made them) even after their submodules are loaded."""
+    code = ("import sys, biasflow.bias as b\n"
+            "before = sorted(m for m in sys.modules if m.startswith('biasflow.bias.'))\n"
+            "from biasflow.bias.predict import predict\n"
+            "from biasflow.bias.interpolate import interpolate\n"
+            "import biasflow.bias.compare\n"
+            "from biasflow.bias import max_margin, Q\n"
+            "import json\n"
+            "print(json.dumps([before, b.predict is predict, b.interpolate is interpolate,\n"
+            "                  callable(b.compare) and b.compare.__module__ == 'biasflow.bias.compare',\n"
+            "                  max_margin.__module__, Q.__module__, set(b.__all__) <= set(dir(b))]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=SRC))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [[], True, True, True, "biasflow.bias.margins", "biasflow.bias.potentials",
+                                      True]
+    import biasflow.bias
+
+    with pytest.raises(AttributeError):
+        biasflow.bias.no_such_name  # noqa: B018
