@@ -116,3 +116,16 @@ def test_bias_package_is_lazy_and_keeps_function_names():
 
     with pytest.raises(AttributeError):
         biasflow.bias.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("order", ["jax first", "biasflow first"])
+def test_float64_for_the_callers_jax_arrays_whatever_the_import_order(order):
+    """``import biasflow`` loads no JAX, yet a model of the user's own built with jax.numpy before any
+    biasflow JAX module is imported must be float64 (a float32 array traced into a biasflow program fails)."""
+    imports = "import jax.numpy as jnp; import biasflow" if order == "jax first" else \
+        "import biasflow; import jax.numpy as jnp"
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"} | {"PYTHONPATH": SRC}
+    code = f"{imports}; print(jnp.zeros(2).dtype)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "float64"

@@ -1,7 +1,8 @@
 """biasflow: a laboratory for the implicit bias of training linear networks.
 
 Data flows one way: Dataset → Model → Dynamics (flow | descent) → Trajectory → Bias → Comparison →
-Store/Report. JAX runs in float64 (set by every module that imports it).
+Store/Report. JAX runs in float64 (enabled at ``import biasflow``, before JAX is imported, and again by
+every module that imports it).
 
 Start-up is in proportion to the work: ``import biasflow`` loads NumPy only; the names below are
 imported on first access (PEP 562 module ``__getattr__``), so the exact flow, margins, interpolants and
@@ -16,8 +17,17 @@ paths that use them.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
+
+# float64 from the start, without importing JAX: JAX reads JAX_ENABLE_X64 when it is first imported (so the
+# caller's own jax.numpy arrays, e.g. in a model of their own, are float64 too); if the caller imported JAX
+# before biasflow, switch it on now, before any program is traced.
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+if "jax" in sys.modules:
+    sys.modules["jax"].config.update("jax_enable_x64", True)
 
 _LAZY = {
     "compare": "biasflow.bias.compare:compare",
