@@ -69,6 +69,20 @@ def save_figure(fig, stem: str | Path, dpi: int = 110) -> list[Path]:
     return paths
 
 
+class FigureWriter:
+    """The figures of a reproduction: ``save(fig, name)`` writes ``OUT/figures/name.svg`` and ``.png`` and
+    records ``"figures/name.svg"`` (relative to OUT, as the report links it) in ``save.paths``."""
+
+    def __init__(self, out: str | Path):
+        self.dir = Path(out) / "figures"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.paths: list[str] = []
+
+    def __call__(self, fig, name: str) -> None:
+        save_figure(fig, self.dir / name)
+        self.paths.append(f"figures/{name}.svg")
+
+
 def _save(fig, out: str | Path, name: str) -> list[str]:
     return [str(p) for p in save_figure(fig, Path(out) / name)]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import save_figure
+from ..plots import FigureWriter
 from . import Claim, ExperimentResult
 
 TITLE = "Cao, Zou, Li, Gu 2023 — the implicit bias of batch normalization (uniform margins)"
@@ -231,13 +231,7 @@ def _figures(res: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig_dir = out / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    def save(fig, name):
-        save_figure(fig, fig_dir / name)
-        paths.append(f"figures/{name}.svg")
+    save = FigureWriter(out)
 
     fig, ax = plt.subplots(figsize=(6.6, 4.4))
     r1 = res["b1"]
@@ -270,7 +264,7 @@ def _figures(res: dict, out: Path) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save(fig, "cao2023_examples")
-    return paths
+    return save.paths
 
 
 def run(out: Path, quick: bool = False) -> ExperimentResult:

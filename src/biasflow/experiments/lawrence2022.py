@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import save_figure
+from ..plots import FigureWriter
 from . import Claim, ExperimentResult
 
 TITLE = "Lawrence, Georgiev, Dienes, Kiani 2022 — implicit bias of linear group-equivariant networks"
@@ -213,13 +213,7 @@ def _figures(res: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig_dir = out / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    def save(fig, name):
-        save_figure(fig, fig_dir / name)
-        paths.append(f"figures/{name}.svg")
+    save = FigureWriter(out)
 
     fig, ax = plt.subplots(figsize=(6.6, 4.4))
     series = [("G-CNN over D4, L=2", res["d4"], "C0"), ("fully connected, L=2 (D4 data)", res["fc"], "C1"),
@@ -251,7 +245,7 @@ def _figures(res: dict, out: Path) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save(fig, "lawrence2022_lowrank")
-    return paths
+    return save.paths
 
 
 def run(out: Path, quick: bool = False) -> ExperimentResult:

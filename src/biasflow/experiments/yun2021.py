@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fmt import log10_text, num
-from ..plots import save_figure
+from ..plots import FigureWriter
 from . import Claim, ExperimentResult
 
 TITLE = "Yun, Krishnan, Mobahi 2021 — implicit bias of linear tensor networks (FC, diagonal, convolutional)"
@@ -161,13 +161,7 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig_dir = out / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-
-    def save(fig, name):
-        save_figure(fig, fig_dir / name)
-        paths.append(f"figures/{name}.svg")
+    save = FigureWriter(out)
 
     fig, ax = plt.subplots(figsize=(6.6, 4.4))
     for label, r in cls.items():
@@ -203,7 +197,7 @@ def _figures(cls: dict, reg: dict, out: Path) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save(fig, "yun2021_regression")
-    return paths
+    return save.paths
 
 
 # ------------------------------------------------------------------------------------------- claims
