@@ -122,7 +122,8 @@ def test_cli_refuses_oversize_before_allocating(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("BIASFLOW_MEMORY_BUDGET", "1e6")
     for args in (("flow", "--model", "dense", "--width", "100000"),
                  ("descent", "--model", "uv", "--width", "100000", "--lr", "0.1", "--steps", "2"),
-                 ("lr-phases", "--model", "twolayer", "--width", "100000", "--loss", "exp", "--num", "2", "--steps", "2")):
+                 ("lr-phases", "--model", "twolayer", "--width", "100000", "--loss", "exp",
+                  "--num", "2", "--steps", "2")):
         code, out, err = cli(*args[:1], "--data", tmp_path / "d.npz", *args[1:])
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert code != 0 and out == "" and len(lines) == 1 and "Traceback" not in err, (args, err)
